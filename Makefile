@@ -1,0 +1,36 @@
+# Two commands set everything up on a machine with only python3 and make:
+#   make reports   -> .venv, install, build every report of reports/schedule.yaml
+#   make test      -> .venv, install, the whole test suite (unit, papermill, nbval)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: venv reports test lab nbval benchmark clean
+
+venv: $(STAMP)
+
+# Re-install only when the project's dependency list changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (oda_data)" >/dev/null
+	touch $(STAMP)
+
+reports: $(STAMP)
+	$(BIN)/oda-data reports build --jobs $(JOBS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) tests
+	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_read_crs.py
+
+clean:
+	rm -rf reports/build .pytest_cache

@@ -1,0 +1,39 @@
+"""oda_data: ODA for security and stability, from Japan's White Paper and the OECD CRS.
+
+Everything a notebook needs is importable from here::
+
+    import oda_data
+    wp = oda_data.white_paper()
+    oda_data.convert(wp, to="JPY", prices="constant", base_year=2022)
+
+Note: PyPI's ``oda-data`` (ONE Campaign) also imports as ``oda_data``; do not
+install both in one environment. This distribution is ``oda-security-notebooks``.
+"""
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from .money import convert, convert_amount, deflator, exchange_rate, money_label
+from .schema import KINDS, REGIONS
+from .themes import THEMES, theme_label
+from .white_paper import DataFileError, white_paper
+
+try:
+    __version__ = _version("oda-security-notebooks")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "KINDS",
+    "REGIONS",
+    "THEMES",
+    "DataFileError",
+    "__version__",
+    "convert",
+    "convert_amount",
+    "deflator",
+    "exchange_rate",
+    "money_label",
+    "theme_label",
+    "white_paper",
+]

@@ -1,0 +1,57 @@
+"""The ``oda-data`` command line.
+
+Sub-commands are registered by the module that implements them, so each
+concern keeps its own options next to its code::
+
+    oda-data reports build [--schedule FILE] [--output DIR] [--jobs N] [--force]
+    oda-data ingest PATH
+    oda-data cache list | clear
+    oda-data download crs [--year YYYY | --full | --reduced] [--dest DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# module -> its `register(subparsers)` adds sub-commands whose handler is set
+# with `set_defaults(handler=...)`; a handler returns the exit code.
+_COMMAND_MODULES = ("oda_data.reports", "oda_data.crs.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="oda-data",
+        description="ODA for security and stability: reports, OECD CRS data, cache.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

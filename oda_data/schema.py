@@ -1,0 +1,76 @@
+"""Pandera schemas: the White Paper dataset (and, in :mod:`oda_data.crs`, the CRS frame)."""
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+from .themes import THEMES
+
+#: What a White Paper record states.
+KINDS = {
+    "pledge": "a commitment announced for the future (amount, people, period)",
+    "achievement": "what was reported done against a pledge",
+    "contribution": "money given to an international organization or fund",
+    "disbursement": "money reported as disbursed",
+    "output": "people trained, graduates, events held, equipment provided",
+    "initiative": "a named programme, framework or project, without a figure",
+}
+#: Regions used in the dataset (the chapter's own geography).
+REGIONS = ("Asia", "Middle East", "Africa", "Latin America", "Global")
+CURRENCY_CODES = ("USD", "JPY")
+
+_text = dict(nullable=True, coerce=True)
+_count = dict(nullable=True, coerce=True, checks=pa.Check.ge(0))
+_year = dict(nullable=True, coerce=True, checks=pa.Check.in_range(1980, 2030))
+
+WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
+    {
+        "record_id": pa.Column(
+            str, unique=True, checks=pa.Check.str_matches(r"^WP-[A-Z]{2,4}-\d{2}$")
+        ),
+        "theme": pa.Column(str, checks=pa.Check.isin(list(THEMES))),
+        "region": pa.Column(str, checks=pa.Check.isin(list(REGIONS))),
+        "recipients": pa.Column(str, **_text),
+        "partner": pa.Column(str, **_text),
+        "kind": pa.Column(str, checks=pa.Check.isin(list(KINDS))),
+        "amount": pa.Column(float, nullable=True, checks=pa.Check.gt(0)),
+        "currency": pa.Column(str, nullable=True, checks=pa.Check.isin(list(CURRENCY_CODES))),
+        "approximate": pa.Column(bool),
+        "people": pa.Column("Int64", **_count),
+        "countries": pa.Column("Int64", **_count),
+        "period_start": pa.Column("Int64", **_year),
+        "period_end": pa.Column("Int64", **_year),
+        "year": pa.Column("Int64", **_year),
+        "event": pa.Column(str, **_text),
+        "equivalent_of": pa.Column(str, **_text),
+        "description": pa.Column(str, checks=pa.Check.str_length(min_value=10, max_value=240)),
+        "source": pa.Column(str, checks=pa.Check.str_matches(r"^\(3\) ")),
+    },
+    checks=[
+        pa.Check(
+            lambda df: df["amount"].isna() == df["currency"].isna(),
+            element_wise=False,
+            error="an amount needs a currency and a currency needs an amount",
+            name="amount_has_currency",
+        ),
+        pa.Check(
+            lambda df: df["period_end"].isna()
+            | df["period_start"].isna()
+            | (df["period_end"] >= df["period_start"]).fillna(True),
+            error="period_end must not be before period_start",
+            name="period_ordered",
+        ),
+        pa.Check(
+            lambda df: df["equivalent_of"].isna() | df["equivalent_of"].isin(df["record_id"]),
+            error="equivalent_of must name another record_id",
+            name="equivalent_exists",
+        ),
+        pa.Check(
+            lambda df: ~df["approximate"] | df["amount"].notna() | df["people"].notna(),
+            error="approximate is only meaningful for a record with an amount or people",
+            name="approximate_needs_figure",
+        ),
+    ],
+    strict=True,
+    ordered=True,
+    name="white_paper",
+)

@@ -1,0 +1,123 @@
+"""The White Paper dataset: every figure of the chapter, one record each.
+
+The data file ``data/white_paper.csv`` is curated by hand from the chapter
+"(3) Assistance for Security and Stability" of Japan's ODA White Paper 2018.
+:func:`white_paper` loads it, types it and validates it against
+:data:`oda_data.schema.WHITE_PAPER_SCHEMA`.
+"""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib import resources
+from os import PathLike
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .schema import WHITE_PAPER_SCHEMA
+
+_FLOAT_COLUMNS = ("amount",)
+_INT_COLUMNS = ("people", "countries", "period_start", "period_end", "year")
+_BOOL_VALUES = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
+
+
+class DataFileError(ValueError):
+    """A data file does not match its schema; the message names file, row and column."""
+
+
+def default_path() -> Path:
+    """Path of the dataset that ships with the package."""
+    return Path(str(resources.files("oda_data").joinpath("data/white_paper.csv")))
+
+
+def white_paper(path: str | PathLike | None = None) -> pd.DataFrame:
+    """Load the White Paper dataset as a typed, validated DataFrame.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        A CSV file in the same layout; default the dataset shipped with the package.
+
+    Returns
+    -------
+    DataFrame
+        One row per figure or initiative, columns as in the README's data
+        dictionary. A fresh copy on each call.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file, the row (line of the CSV and ``record_id``) and the
+        column of each problem.
+    """
+    path = Path(path) if path is not None else default_path()
+    return _load(str(path.resolve()), path.stat().st_mtime_ns).copy()
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, _mtime_ns: int) -> pd.DataFrame:
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataFileError(f"{path}: not a readable CSV file ({error})") from None
+    problems: list[str] = []
+    frame = _parse_types(raw, problems)
+    if problems:
+        raise DataFileError(f"{path}: " + "; ".join(problems))
+    try:
+        return WHITE_PAPER_SCHEMA.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as error:
+        raise DataFileError(f"{path}: " + _describe(error, frame)) from None
+
+
+def _line(index) -> str:
+    # +2: one for the header line, one because CSV lines count from 1.
+    return f"line {int(index) + 2}"
+
+
+def _parse_types(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+    frame = raw.copy()
+    ids = raw.get("record_id", pd.Series(index=raw.index, dtype=str))
+    for column in _FLOAT_COLUMNS + _INT_COLUMNS:
+        if column not in frame:
+            continue
+        parsed = pd.to_numeric(raw[column], errors="coerce")
+        bad = raw[column].notna() & parsed.isna()
+        if column in _INT_COLUMNS:
+            bad |= parsed.notna() & (parsed % 1 != 0)
+        for index in raw.index[bad]:
+            problems.append(
+                f"{_line(index)} ({ids[index]}), column {column!r}: expected a "
+                f"{'whole number' if column in _INT_COLUMNS else 'number'}, got {raw.at[index, column]!r}"
+            )
+        frame[column] = parsed.astype("Int64" if column in _INT_COLUMNS else "float64")
+    if "approximate" in frame:
+        lowered = raw["approximate"].fillna("false").str.strip().str.lower()
+        for index in raw.index[~lowered.isin(_BOOL_VALUES)]:
+            problems.append(
+                f"{_line(index)} ({ids[index]}), column 'approximate': expected true or false, "
+                f"got {raw.at[index, 'approximate']!r}"
+            )
+        frame["approximate"] = lowered.map(_BOOL_VALUES).fillna(False).astype(bool)
+    return frame
+
+
+def _describe(error: pa.errors.SchemaErrors, frame: pd.DataFrame) -> str:
+    messages = []
+    for case in error.failure_cases.itertuples(index=False):
+        column = case.column if isinstance(case.column, str) else None
+        index = case.index
+        where = ""
+        if index is not None and not pd.isna(index) and index in frame.index:
+            where = f"{_line(index)} ({frame.at[index, 'record_id']}), "
+        what = f"column {column!r}: " if column and column != "white_paper" else ""
+        messages.append(f"{where}{what}failed {case.check} (value {case.failure_case!r})")
+    return "; ".join(dict.fromkeys(messages))
+
+
+def data_checksum(path: str | PathLike | None = None) -> str:
+    """SHA-256 of the dataset file (goes into report manifests)."""
+    path = Path(path) if path is not None else default_path()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
