@@ -170,6 +170,7 @@ def convert(
     amount: str = "amount",
     currency: str = "currency",
     column: str | None = None,
+    default_year: int | None = None,
 ) -> pd.DataFrame:
     """Return a copy of ``frame`` with its amounts in one currency and price base.
 
@@ -186,6 +187,10 @@ def convert(
         Base year of constant prices (2000-2023).
     column : str, optional
         Name of the new column; default ``amount_<to>_<prices>`` in lower case.
+    default_year : int, optional
+        Year used for a row that has an amount but neither a period nor a
+        year, e.g. a cumulative total "to date". Without it such a row is an
+        error. For the White Paper pass :data:`oda_data.white_paper.REPORT_YEAR`.
 
     Returns
     -------
@@ -215,7 +220,7 @@ def convert(
             values[position] = convert_amount(
                 float(value),
                 row[currency],
-                year=row.get("year"),
+                year=row.get("year") if _present(row.get("year")) else default_year,
                 period_start=row.get("period_start"),
                 period_end=row.get("period_end"),
                 to=to,

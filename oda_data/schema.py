@@ -42,8 +42,9 @@ WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
         "year": pa.Column("Int64", **_year),
         "event": pa.Column(str, **_text),
         "equivalent_of": pa.Column(str, **_text),
+        "pledge_id": pa.Column(str, **_text),
         "description": pa.Column(str, checks=pa.Check.str_length(min_value=10, max_value=240)),
-        "source": pa.Column(str, checks=pa.Check.str_matches(r"^\(3\) ")),
+        "source": pa.Column(str, checks=pa.Check.str_matches(r"^\(3\) [A-D] .+, (para\. \d|photo caption)")),
     },
     checks=[
         pa.Check(
@@ -63,6 +64,12 @@ WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
             lambda df: df["equivalent_of"].isna() | df["equivalent_of"].isin(df["record_id"]),
             error="equivalent_of must name another record_id",
             name="equivalent_exists",
+        ),
+        pa.Check(
+            lambda df: df["pledge_id"].isna()
+            | df["pledge_id"].isin(df.loc[df["kind"] == "pledge", "record_id"]),
+            error="pledge_id must name a record of kind 'pledge'",
+            name="pledge_exists",
         ),
         pa.Check(
             lambda df: ~df["approximate"] | df["amount"].notna() | df["people"].notna(),

@@ -18,6 +18,11 @@ import pandera.pandas as pa
 
 from .schema import WHITE_PAPER_SCHEMA
 
+#: The year the chapter reports on. Cumulative amounts "to date" without a
+#: year (e.g. the total given to the IMO Djibouti Code trust fund) are valued
+#: in this year's prices and exchange rate.
+REPORT_YEAR = 2018
+
 _FLOAT_COLUMNS = ("amount",)
 _INT_COLUMNS = ("people", "countries", "period_start", "period_end", "year")
 _BOOL_VALUES = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
@@ -62,6 +67,14 @@ def _load(path: str, _mtime_ns: int) -> pd.DataFrame:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataFileError(f"{path}: not a readable CSV file ({error})") from None
+    expected = list(WHITE_PAPER_SCHEMA.columns)
+    missing = [c for c in expected if c not in raw.columns]
+    unexpected = [c for c in raw.columns if c not in expected]
+    if missing or unexpected:
+        raise DataFileError(
+            f"{path}: missing column(s) {missing}, unexpected column(s) {unexpected}; "
+            f"expected the columns {expected}"
+        )
     problems: list[str] = []
     frame = _parse_types(raw, problems)
     if problems:
@@ -105,15 +118,22 @@ def _parse_types(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
 
 
 def _describe(error: pa.errors.SchemaErrors, frame: pd.DataFrame) -> str:
+    """One line per (row, column, check); a row-wide check is named once per row."""
     messages = []
     for case in error.failure_cases.itertuples(index=False):
-        column = case.column if isinstance(case.column, str) else None
         index = case.index
         where = ""
         if index is not None and not pd.isna(index) and index in frame.index:
             where = f"{_line(index)} ({frame.at[index, 'record_id']}), "
-        what = f"column {column!r}: " if column and column != "white_paper" else ""
-        messages.append(f"{where}{what}failed {case.check} (value {case.failure_case!r})")
+        if case.schema_context == "DataFrameSchema" and where:
+            # A cross-column check reports every column of the row: say it once.
+            messages.append(f"{where}failed check: {case.check}")
+        elif case.schema_context == "DataFrameSchema":
+            messages.append(f"{case.check}: {case.failure_case!r}")
+        else:
+            messages.append(
+                f"{where}column {case.column!r}: failed check {case.check} (value {case.failure_case!r})"
+            )
     return "; ".join(dict.fromkeys(messages))
 
 
