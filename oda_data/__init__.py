@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from .money import convert, convert_amount, deflator, exchange_rate, money_label
 from .schema import KINDS, REGIONS
 from .themes import THEMES, theme_label
-from .white_paper import DataFileError, white_paper
+from .white_paper import REPORT_YEAR, DataFileError, white_paper
 
 try:
     __version__ = _version("oda-security-notebooks")
@@ -25,6 +25,7 @@ except PackageNotFoundError:  # running from a source tree without install
 
 __all__ = [
     "KINDS",
+    "REPORT_YEAR",
     "REGIONS",
     "THEMES",
     "DataFileError",
