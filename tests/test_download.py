@@ -1,0 +1,460 @@
+"""Tests of oda_data.crs.download against a local HTTP server (never the internet)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from oda_data import cli
+from oda_data.crs import cache as crs_cache
+from oda_data.crs import download as dl
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "download"
+
+# A few columns of the 2018-vintage CRS layout, enough for a realistic member.
+_HEADER = "Year|DonorCode|DonorName|CRSid|RecipientCode|USD_Commitment|USD_Disbursement|ProjectTitle|PurposeCode"
+
+
+def _crs_text(rows: int) -> bytes:
+    lines = [_HEADER]
+    for i in range(rows):
+        lines.append(
+            f"2018|701|Japan|2018{i:06d}|{238 + i % 7}|{i * 0.125:.3f}|{i * 0.1:.3f}|"
+            f"Coast guard capacity building phase {i}|{15210 if i % 3 else 33110}"
+        )
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _zip_bytes(member: str, payload: bytes) -> bytes:
+    buffer = io.BytesIO()
+    # Stored (not deflated) so the size is predictable and the drop-mid-file
+    # tests really cut through member data.
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(member, payload)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def crs_zip() -> bytes:
+    return _zip_bytes("CRS 2018 data.txt", _crs_text(600))
+
+
+@pytest.fixture(scope="module")
+def crs_parquet() -> bytes:
+    table = pa.table({"Year": [2018, 2019], "DonorCode": [701, 302], "USD_Disbursement": [1.5, 2.25]})
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def _corrupt_crc(zip_bytes: bytes) -> bytes:
+    """Flip one byte of member data: the archive opens but the CRC check fails."""
+    data = bytearray(zip_bytes)
+    data[200] ^= 0xFF
+    return bytes(data)
+
+
+# ---------------------------------------------------------------- the server
+
+
+@dataclass
+class Route:
+    """How the test server answers one path."""
+
+    body: bytes = b""
+    mode: str = "normal"  # normal | norange | drop_once | norange_drop_once | fail_once | fail_always | html
+    status: int = 200
+    requests: list = field(default_factory=list)  # headers of every request received
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def do_GET(self):  # noqa: N802 -- http.server's naming
+        route: Route | None = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404, "Not Found")
+            return
+        route.requests.append(dict(self.headers))
+        attempt = len(route.requests)
+        if route.mode == "fail_always" or (route.mode == "fail_once" and attempt == 1):
+            self.send_error(500, "Internal Server Error")
+            return
+        if route.status != 200:
+            self.send_error(route.status)
+            return
+        body = route.body
+        etag = '"' + hashlib.md5(body).hexdigest() + '"'
+        wants_range = self.headers.get("Range", "")
+        if_range = self.headers.get("If-Range")
+        honours_range = route.mode in ("normal", "drop_once") and wants_range.startswith("bytes=")
+        if honours_range and (if_range is None or if_range == etag):
+            start = int(wants_range[len("bytes="):].split("-")[0])
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            chunk = body[start:]
+        else:
+            self.send_response(200)
+            chunk = body
+        self.send_header("Content-Length", str(len(chunk)))
+        self.send_header("ETag", etag)
+        self.send_header("Content-Type", "text/html" if route.mode == "html" else "application/octet-stream")
+        self.end_headers()
+        if route.mode in ("drop_once", "norange_drop_once") and attempt == 1:
+            # Announce the whole length, send half, hang up.
+            self.wfile.write(chunk[: len(chunk) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(chunk)
+
+
+class LocalServer:
+    def __init__(self):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.routes = {}
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def add(self, path: str, route: Route) -> str:
+        self.httpd.routes[path] = route
+        return self.base + path
+
+    def dataflow(self, entries: dict[str, str], path: str = "/dataflow") -> str:
+        """Serve an SDMX dataflow message whose annotations map label -> target."""
+        annotations = "".join(
+            "<common:Annotation><common:AnnotationType>EXT_RESOURCE</common:AnnotationType>"
+            f'<common:AnnotationText xml:lang="en">{label}|{target}</common:AnnotationText>'
+            "</common:Annotation>"
+            for label, target in entries.items()
+        )
+        xml = (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            '<message:Structure xmlns:message="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message" '
+            'xmlns:structure="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/structure" '
+            'xmlns:common="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common">'
+            "<message:Structures><structure:Dataflows>"
+            '<structure:Dataflow id="DSD_CRS@DF_CRS" agencyID="OECD.DCD.FSD" version="1.6">'
+            f"<common:Annotations>{annotations}</common:Annotations>"
+            "</structure:Dataflow></structure:Dataflows></message:Structures></message:Structure>"
+        )
+        return self.add(path, Route(body=xml.encode("utf-8")))
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    srv = LocalServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def ingested(monkeypatch):
+    """Replace cache.ingest by a recorder (the real one is tested in test_crs_*)."""
+    calls = []
+
+    def fake_ingest(path, *, progress=True):
+        calls.append(Path(path))
+        return Path(path).with_suffix(".cached.parquet")
+
+    monkeypatch.setattr(crs_cache, "ingest", fake_ingest)
+    return calls
+
+
+def _fast(**overrides):
+    """download_crs options for tests: tiny chunks, no backoff, no bars."""
+    options = {"retries": 3, "backoff": 0.0, "chunk_size": 2048, "progress": False}
+    options.update(overrides)
+    return options
+
+
+# ---------------------------------------------------------------- locate
+
+
+def test_parse_bulk_files_reads_every_documented_annotation_shape():
+    xml = (FIXTURES / "crs_dataflow.xml").read_bytes()
+    files = dl.parse_bulk_files(xml, bulk_url="https://mirror.example/get?id=")
+    assert list(files) == [
+        "crs-parquet",
+        "crs-reduced-parquet",
+        "crs 2019 (dotstat format)",
+        "crs 2018 (dotstat format)",
+        "crs 2017 (dotstat format)",
+    ]
+    full = files["crs-parquet"]
+    # The English text wins over the French one; the -vYYYYMMDD suffix is split off.
+    assert (full.label, full.url, full.version) == (
+        "CRS-Parquet",
+        "https://webfs.example.oecd.org/crs/CRS.parquet",
+        "20250310",
+    )
+    # A bare file id is appended to the bulk URL prefix.
+    assert files["crs-reduced-parquet"].url == (
+        "https://mirror.example/get?id=9a5b6c3d-1e2f-4a5b-8c7d-0e1f2a3b4c5d"
+    )
+    # Same-day republish suffix, and a space in the file name is %-encoded.
+    y2019 = files["crs 2019 (dotstat format)"]
+    assert y2019.version == "20250310-2"
+    assert y2019.url == "https://webfs.example.oecd.org/crs/CRS%202019%20data.zip"
+    assert y2019.year == 2019
+    # AnnotationTitle + AnnotationURL, and AnnotationTitle + a plain id text.
+    assert files["crs 2018 (dotstat format)"].url.endswith("IDFile=1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5e")
+    assert files["crs 2017 (dotstat format)"].url == (
+        "https://mirror.example/get?id=7c8d9e0f-1a2b-4c3d-9e4f-5a6b7c8d9e0f"
+    )
+
+
+def test_parse_bulk_files_rejects_a_non_xml_answer():
+    with pytest.raises(dl.DownloadError, match="not valid XML"):
+        dl.parse_bulk_files(b"<html><body>Access denied")
+
+
+def test_find_bulk_file_lists_the_years_that_exist():
+    files = dl.parse_bulk_files((FIXTURES / "crs_dataflow.xml").read_bytes())
+    assert dl.find_bulk_file(files, dl.label_for(year=2018)).label == "CRS 2018 (dotStat format)"
+    with pytest.raises(dl.DownloadError, match=r"no CRS bulk file for 2031; years available: 2017, 2018, 2019"):
+        dl.find_bulk_file(files, dl.label_for(year=2031))
+    with pytest.raises(dl.DownloadError, match="labels available: 'CRS-Parquet'"):
+        dl.find_bulk_file(files, "CRS-Everything")
+
+
+def test_label_for_demands_exactly_one_choice():
+    assert dl.label_for(full=True) == "CRS-Parquet"
+    with pytest.raises(ValueError, match="exactly one"):
+        dl.label_for(year=2018, full=True)
+    with pytest.raises(ValueError, match="exactly one"):
+        dl.label_for()
+
+
+# ---------------------------------------------------------------- download
+
+
+def test_cli_downloads_verifies_records_sha256_and_ingests(server, crs_zip, ingested, tmp_path, capsys):
+    route = Route(body=crs_zip)
+    server.add("/files/crs2018.zip", route)
+    dataflow = server.dataflow({"CRS 2018 (dotStat format)-v20250310": "crs2018.zip"})
+
+    code = cli.main([
+        "download", "crs", "--year", "2018", "--dest", str(tmp_path), "--quiet",
+        "--dataflow-url", dataflow, "--base-url", server.base + "/files/",
+    ])
+
+    assert code == 0
+    final = tmp_path / "crs-2018-dotstat-format.zip"
+    assert final.read_bytes() == crs_zip
+    digest = hashlib.sha256(crs_zip).hexdigest()
+    assert (tmp_path / "crs-2018-dotstat-format.zip.sha256").read_text() == f"{digest}  {final.name}\n"
+    provenance = json.loads((tmp_path / "crs-2018-dotstat-format.zip.json").read_text())
+    assert provenance["url"] == server.base + "/files/crs2018.zip"
+    assert provenance["version"] == "20250310"
+    assert provenance["size"] == len(crs_zip)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "crs-2018-dotstat-format.zip",
+        "crs-2018-dotstat-format.zip.json",
+        "crs-2018-dotstat-format.zip.sha256",
+    ]
+    assert ingested == [final]
+    out = capsys.readouterr().out
+    assert "downloaded and verified" in out and digest in out and "ingested into the cache" in out
+
+
+def test_an_up_to_date_copy_is_reused_and_force_downloads_again(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip)
+    server.add("/files/crs2018.zip", route)
+    dataflow = server.dataflow({"CRS 2018 (dotStat format)-v20250310": server.base + "/files/crs2018.zip"})
+    options = _fast(dataflow_url=dataflow, dest=tmp_path)
+
+    first = dl.download_crs(year=2018, **options)
+    second = dl.download_crs(year=2018, **options)
+    assert (first.reused, second.reused) == (False, True)
+    assert len(route.requests) == 1
+    assert second.sha256 == hashlib.sha256(crs_zip).hexdigest()
+
+    # A damaged copy no longer matches its sidecar: it is fetched again.
+    (tmp_path / "crs-2018-dotstat-format.zip").write_bytes(b"PK damaged")
+    third = dl.download_crs(year=2018, **options)
+    assert third.reused is False and len(route.requests) == 2
+    assert third.path.read_bytes() == crs_zip
+
+    dl.download_crs(year=2018, force=True, **options)
+    assert len(route.requests) == 3
+    assert ingested == [first.path] * 4
+
+
+def test_full_parquet_download_checks_the_footer(server, crs_parquet, ingested, tmp_path):
+    server.add("/CRS.parquet", Route(body=crs_parquet))
+    dataflow = server.dataflow({"CRS-Parquet-v20250310": server.base + "/CRS.parquet"})
+    result = dl.download_crs(full=True, dataflow_url=dataflow, dest=tmp_path, **_fast())
+    assert result.path == tmp_path / "crs-parquet.parquet"
+    assert pq.read_table(result.path).column("DonorCode").to_pylist() == [701, 302]
+
+
+def test_resume_after_the_server_drops_the_connection(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip, mode="drop_once")
+    url = server.add("/files/crs2018.zip", route)
+    result = dl.download_crs(url=url, dest=tmp_path, **_fast())
+
+    assert result.path.read_bytes() == crs_zip
+    assert len(route.requests) == 2
+    # The second request asked only for the missing tail (from what was written
+    # before the drop: whole chunks of the first half), validated by ETag.
+    assert route.requests[0].get("Range") is None
+    start = int(route.requests[1]["Range"].removeprefix("bytes=").rstrip("-"))
+    assert 0 < start <= len(crs_zip) // 2
+    assert route.requests[1]["If-Range"].startswith('"')
+    assert not (tmp_path / "crs2018.part").exists()
+
+
+def test_a_part_left_by_an_earlier_run_is_resumed(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip)
+    url = server.add("/files/crs2018.zip", route)
+    # An earlier run stopped after 1000 bytes.
+    (tmp_path / "crs2018.part").write_bytes(crs_zip[:1000])
+    (tmp_path / "crs2018.part.json").write_text(json.dumps({"url": url, "etag": None}))
+
+    result = dl.download_crs(url=url, dest=tmp_path, **_fast())
+
+    assert result.path.read_bytes() == crs_zip
+    assert [r.get("Range") for r in route.requests] == ["bytes=1000-"]
+
+
+def test_a_stale_part_that_glues_into_a_broken_file_is_downloaded_afresh(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip)
+    url = server.add("/files/crs2018.zip", route)
+    # An earlier run fetched the start of an older version of the file and the
+    # server gave no validator, so the resumed bytes do not belong together.
+    older = _zip_bytes("CRS 2018 data.txt", _crs_text(600).replace(b"Coast", b"Const"))
+    (tmp_path / "crs2018.part").write_bytes(older[:20000])
+    (tmp_path / "crs2018.part.json").write_text(json.dumps({"url": url}))
+
+    result = dl.download_crs(url=url, dest=tmp_path, **_fast())
+
+    assert [r.get("Range") for r in route.requests] == ["bytes=20000-", None]
+    assert result.path.read_bytes() == crs_zip
+
+
+def test_a_server_without_range_support_restarts_cleanly(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip, mode="norange_drop_once")
+    url = server.add("/files/crs2018.zip", route)
+    result = dl.download_crs(url=url, dest=tmp_path, **_fast())
+
+    # The retry asked for a range, got the whole file (200) and rewrote the part
+    # from the start instead of appending a second copy.
+    assert route.requests[1]["Range"].startswith("bytes=")
+    assert len(route.requests) == 2
+    assert result.path.read_bytes() == crs_zip
+
+
+def test_a_500_is_retried(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip, mode="fail_once")
+    url = server.add("/files/crs2018.zip", route)
+    result = dl.download_crs(url=url, dest=tmp_path, **_fast())
+    assert len(route.requests) == 2
+    assert result.path.read_bytes() == crs_zip
+
+
+def test_retries_are_bounded(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip, mode="fail_always")
+    url = server.add("/files/crs2018.zip", route)
+    with pytest.raises(dl.DownloadError, match=r"giving up .* after 2 retries \(HTTP 500"):
+        dl.download_crs(url=url, dest=tmp_path, **_fast(retries=2))
+    assert len(route.requests) == 3
+    assert not (tmp_path / "crs2018.zip").exists()
+    assert ingested == []
+
+
+def test_a_404_names_the_file_and_the_url(server, tmp_path, ingested, capsys):
+    dataflow = server.dataflow({"CRS 2018 (dotStat format)": server.base + "/gone.zip"})
+    code = cli.main([
+        "download", "crs", "--year", "2018", "--dest", str(tmp_path), "--quiet",
+        "--dataflow-url", dataflow, "--retries", "0",
+    ])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "CRS 2018 (dotStat format)" in err
+    assert f"{server.base}/gone.zip answered HTTP 404" in err
+    assert "--list" in err
+    assert ingested == []
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_year_missing_from_the_dataflow_lists_the_available_ones(server, tmp_path, capsys):
+    dataflow = server.dataflow({"CRS 2019 (dotStat format)": "a.zip", "CRS 2020 (dotStat format)": "b.zip"})
+    code = cli.main(["download", "crs", "--year", "2018", "--dest", str(tmp_path), "--dataflow-url", dataflow])
+    assert code == 1
+    assert "no CRS bulk file for 2018; years available: 2019, 2020" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("broken", "broken zip archive"), ("truncated", "broken or truncated zip archive")],
+)
+def test_a_damaged_zip_is_an_error_and_leaves_no_file(server, crs_zip, ingested, tmp_path, kind, message):
+    body = _corrupt_crc(crs_zip) if kind == "broken" else crs_zip[: len(crs_zip) * 2 // 3]
+    url = server.add("/files/crs2018.zip", Route(body=body))
+    with pytest.raises(dl.DownloadError, match=message) as caught:
+        dl.download_crs(url=url, dest=tmp_path, **_fast())
+    assert url in str(caught.value)
+    leftovers = [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")]
+    assert leftovers == []  # no final file, and the damaged .part was removed
+    assert ingested == []
+
+
+def test_an_html_error_page_served_as_200_is_rejected(server, tmp_path, ingested):
+    url = server.add("/files/crs2018.zip", Route(body=b"<!DOCTYPE html><html>Just a moment...</html>", mode="html"))
+    with pytest.raises(dl.DownloadError, match="looks like an HTML page"):
+        dl.download_crs(url=url, dest=tmp_path, **_fast())
+    assert not (tmp_path / "crs2018.zip").exists()
+
+
+def test_list_prints_the_bulk_files(server, capsys):
+    dataflow = server.dataflow({"CRS-Parquet-v20250310": "https://x.example/CRS.parquet", "CRS 2019 (dotStat format)": "https://x.example/2019.zip"})
+    assert cli.main(["download", "crs", "--list", "--dataflow-url", dataflow]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "CRS-Parquet (v20250310)\thttps://x.example/CRS.parquet",
+        "CRS 2019 (dotStat format)\thttps://x.example/2019.zip",
+    ]
+
+
+def test_environment_variables_point_the_locate_step_elsewhere(server, crs_zip, ingested, tmp_path, monkeypatch):
+    server.add("/bulk/abc-123", Route(body=crs_zip))
+    dataflow = server.dataflow({"CRS-reduced-parquet": "abc-123"})
+    monkeypatch.setenv(dl.DATAFLOW_URL_ENV_VAR, dataflow)
+    monkeypatch.setenv(dl.BULK_URL_ENV_VAR, server.base + "/bulk/")
+    result = dl.download_crs(reduced=True, dest=tmp_path, **_fast())
+    assert result.url == server.base + "/bulk/abc-123"
+    assert result.path.name == "crs-reduced-parquet.zip"
+
+
+def test_ingest_failure_keeps_the_file_and_says_how_to_retry(server, crs_zip, tmp_path, monkeypatch, capsys):
+    def failing_ingest(path, *, progress=True):
+        raise ValueError("column 'DonorCode' missing")
+
+    monkeypatch.setattr(crs_cache, "ingest", failing_ingest)
+    url = server.add("/files/crs2018.zip", Route(body=crs_zip))
+    code = cli.main(["download", "crs", "--url", url, "--dest", str(tmp_path), "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "column 'DonorCode' missing" in err and "oda-data ingest" in err
+    assert (tmp_path / "crs2018.zip").read_bytes() == crs_zip
