@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from .crs import read_crs, tag_themes
 from .money import convert, convert_amount, deflator, exchange_rate, money_label
 from .schema import KINDS, REGIONS
 from .themes import THEMES, theme_label
@@ -35,6 +36,8 @@ __all__ = [
     "deflator",
     "exchange_rate",
     "money_label",
+    "read_crs",
+    "tag_themes",
     "theme_label",
     "white_paper",
 ]

@@ -1,0 +1,27 @@
+"""OECD CRS reading layer: any real layout -> one canonical frame, cached as Parquet.
+
+* :func:`read_crs` reads a CRS source (see :mod:`oda_data.crs.layouts`) into
+  the canonical frame (:data:`CANONICAL_COLUMNS`, documented in
+  :mod:`oda_data.crs.schema`), filtering by DAC codes, years and themes.
+* :func:`tag_themes` adds the White Paper security theme of each row
+  (mapping documented in :mod:`oda_data.crs.themes`).
+* :mod:`oda_data.crs.cache` converts sources to Parquet once
+  (``ingest``, ``cache_dir``); ``oda-data ingest`` / ``oda-data cache``.
+"""
+from __future__ import annotations
+
+from .layouts import CRSFormatError, CRSLayoutWarning
+from .codes import CRSCodeWarning
+from .reader import read_crs
+from .schema import CANONICAL_COLUMNS, CRS_SCHEMA
+from .themes import tag_themes
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "CRS_SCHEMA",
+    "CRSCodeWarning",
+    "CRSFormatError",
+    "CRSLayoutWarning",
+    "read_crs",
+    "tag_themes",
+]

@@ -1,0 +1,114 @@
+"""The canonical CRS frame: one schema whatever the source layout.
+
+Every reader in :mod:`oda_data.crs.layouts` produces these columns, in this
+order, with these pyarrow-backed dtypes (``pandas.ArrowDtype``):
+
+=============================  ========  ==================================================
+column                         dtype     meaning
+=============================  ========  ==================================================
+``year``                       int32     reporting year (never null)
+``donor_code``                 int32     DAC numeric donor code (Japan = 701, also when the
+                                         file says ``JPN``); NA only for a Data Explorer
+                                         code the package cannot map (with a warning)
+``donor_name``                 string    donor name as the file gives it (else the table's)
+``agency_code``                int32     extending agency code within the donor
+``agency_name``                string    extending agency name (e.g. JICA)
+``recipient_code``             int32     DAC numeric recipient code (Philippines = 755)
+``recipient_name``             string    recipient name
+``region_name``                string    DAC region of the recipient, when the file has it
+``flow_code``                  int32     flow (11 ODA grants, 13 ODA loans, ...; SDMX:
+                                         ``MEASURE``, e.g. 100 = ODA)
+``finance_type``               int32     type of finance (110 grant, 421 loan, ...)
+``purpose_code``               int32     5-digit CRS purpose code (15210, 16063, ...)
+``purpose_name``               string    purpose name
+``sector_code``                int32     3-digit DAC sector (first three digits of the
+                                         purpose code, 152 for 15210)
+``channel_code``               int32     channel of delivery (e.g. 41116 UNODC)
+``project_title``              string    project title
+``short_description``          string    short description
+``long_description``           string    long description
+``usd_commitment``             float64   commitments, USD millions, current prices
+``usd_disbursement``           float64   gross disbursements, USD millions, current prices
+``usd_commitment_constant``    float64   commitments, USD millions, constant prices of the
+                                         release's base year (bulk ``*_Defl``; SDMX ``Q``)
+``usd_disbursement_constant``  float64   disbursements, USD millions, constant prices
+=============================  ========  ==================================================
+
+Amounts are NA where the source does not carry them (e.g. the aggregated
+"by purpose" export has disbursements only). Text columns are NA when empty.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+
+_INT = pa_arrow.int32()
+_STR = pa_arrow.string()
+_AMOUNT = pa_arrow.float64()
+
+#: Canonical column -> Arrow type, in canonical order.
+CANONICAL_TYPES: dict[str, pa_arrow.DataType] = {
+    "year": _INT,
+    "donor_code": _INT,
+    "donor_name": _STR,
+    "agency_code": _INT,
+    "agency_name": _STR,
+    "recipient_code": _INT,
+    "recipient_name": _STR,
+    "region_name": _STR,
+    "flow_code": _INT,
+    "finance_type": _INT,
+    "purpose_code": _INT,
+    "purpose_name": _STR,
+    "sector_code": _INT,
+    "channel_code": _INT,
+    "project_title": _STR,
+    "short_description": _STR,
+    "long_description": _STR,
+    "usd_commitment": _AMOUNT,
+    "usd_disbursement": _AMOUNT,
+    "usd_commitment_constant": _AMOUNT,
+    "usd_disbursement_constant": _AMOUNT,
+}
+
+#: The canonical column names, in order.
+CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_TYPES)
+
+#: Amount columns (USD millions).
+AMOUNT_COLUMNS: tuple[str, ...] = tuple(
+    name for name, kind in CANONICAL_TYPES.items() if kind == _AMOUNT
+)
+
+#: Text columns searched by the theme keyword rules.
+TEXT_COLUMNS: tuple[str, ...] = ("project_title", "short_description", "long_description")
+
+#: The Arrow schema of the cached Parquet files and of every reader's output.
+CANONICAL_ARROW_SCHEMA = pa_arrow.schema(
+    [pa_arrow.field(name, kind, nullable=name != "year") for name, kind in CANONICAL_TYPES.items()]
+)
+
+
+def _column(name: str, kind: pa_arrow.DataType) -> pa.Column:
+    checks = None
+    if name == "year":
+        checks = pa.Check.in_range(1960, 2100)
+    elif name == "purpose_code":
+        checks = pa.Check.in_range(10000, 99999)
+    elif name == "sector_code":
+        checks = pa.Check.in_range(100, 999)
+    return pa.Column(pd.ArrowDtype(kind), nullable=name != "year", checks=checks)
+
+
+#: Pandera schema of the canonical frame (also accepts ``theme``/``theme_rule``).
+CRS_SCHEMA = pa.DataFrameSchema(
+    {name: _column(name, kind) for name, kind in CANONICAL_TYPES.items()},
+    strict=False,
+    ordered=False,
+    name="canonical CRS frame",
+)
+
+
+def empty_canonical_table() -> pa_arrow.Table:
+    """Return a zero-row Arrow table with the canonical schema."""
+    return CANONICAL_ARROW_SCHEMA.empty_table()
