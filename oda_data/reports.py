@@ -529,7 +529,7 @@ def build_reports(
     ScheduleError
         When the schedule is invalid (nothing is run then).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from . import __version__
     from .white_paper import data_checksum
