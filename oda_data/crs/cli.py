@@ -1,0 +1,74 @@
+"""``oda-data ingest PATH`` and ``oda-data cache list|clear``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import cache
+from .layouts import CRSFormatError
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.paths:
+        try:
+            cached = cache.ingest(path, progress=not args.quiet, sdmx_rows=args.sdmx_rows)
+        except (FileNotFoundError, CRSFormatError) as error:
+            print(f"oda-data ingest: {error}", file=sys.stderr)
+            status = 1
+            continue
+        meta = cache.read_metadata(cached)
+        print(f"{path} -> {cached} ({meta.get('rows', '?')} rows, layout {meta.get('layout', '?')})")
+    return status
+
+
+def _cache_list(args: argparse.Namespace) -> int:
+    entries = cache.list_cache()
+    print(f"cache folder: {cache.cache_dir()}")
+    if not entries:
+        print("(empty)")
+        return 0
+    print(f"{'source':<60}  {'size':>9}  {'rows':>10}  created")
+    for entry in entries:
+        print(f"{entry.source:<60}  {_human_size(entry.size_bytes):>9}  {entry.rows:>10}  {entry.created}")
+    return 0
+
+
+def _cache_clear(args: argparse.Namespace) -> int:
+    removed = cache.clear_cache()
+    print(f"removed {removed} cached file(s) from {cache.cache_dir()}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``ingest`` and ``cache`` to the ``oda-data`` command line."""
+    ingest = subparsers.add_parser(
+        "ingest",
+        help="convert CRS files to the Parquet cache ahead of time",
+        description="Convert CRS files (bulk text/zip/Parquet, Data Explorer SDMX-CSV) "
+        "to canonical Parquet in the cache, with a progress bar.",
+    )
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="CRS file(s)")
+    ingest.add_argument("--sdmx-rows", choices=("auto", "DD", "_T"), default="auto",
+                        help="Data Explorer files: activity (DD) or aggregate (_T) rows (default: DD when present)")
+    ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.set_defaults(handler=_ingest)
+
+    cache_parser = subparsers.add_parser(
+        "cache", help="list or clear the Parquet cache", description=f"Cache folder: ${cache.CACHE_ENV_VAR} "
+        "or the user cache folder."
+    )
+    actions = cache_parser.add_subparsers(dest="cache_action", metavar="ACTION")
+    listing = actions.add_parser("list", help="show cached sources (source, size, rows, created)")
+    listing.set_defaults(handler=_cache_list)
+    clearing = actions.add_parser("clear", help="delete every cached file")
+    clearing.set_defaults(handler=_cache_clear)
+    cache_parser.set_defaults(handler=lambda args: (cache_parser.print_help(), 2)[1])
