@@ -41,6 +41,7 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -48,7 +49,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
 DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"
@@ -561,13 +562,16 @@ def build_reports(
     build = _BuildFiles(schedule, output_dir, previous, context)
     bar = tqdm(total=len(schedule), initial=len(results), unit="report", desc="reports",
                file=sys.stderr, disable=not progress, dynamic_ncols=True)
+
+    def record(task: dict, outcome: dict) -> None:
+        results[task["name"]] = _finish(task, outcome, context)
+        bar.set_postfix_str(f"{task['name']}: {results[task['name']].status}")
+        bar.update()
+        build.write(results)  # an interrupted build keeps what finished
+
     try:
         build.write(results)
-        for task, outcome in _execute(tasks, jobs):
-            results[task["name"]] = _finish(task, outcome, context)
-            bar.set_postfix_str(f"{task['name']}: {results[task['name']].status}")
-            bar.update()
-            build.write(results)  # an interrupted build keeps what finished
+        _execute(tasks, jobs, record)
     finally:
         bar.close()
     ordered = [results[entry.name] for entry in schedule]
@@ -634,31 +638,65 @@ def _finish(task: dict, outcome: dict, context: dict) -> EntryResult:
     )
 
 
-def _execute(tasks: list[dict], jobs: int | None) -> Iterator[tuple[dict, dict]]:
-    """Run the tasks, yielding (task, outcome) as each finishes."""
+def _execute(tasks: list[dict], jobs: int | None, record: Callable[[dict, dict], None]) -> None:
+    """Run the tasks, calling ``record(task, outcome)`` as each finishes.
+
+    On Ctrl-C no new report starts; the running ones finish and are recorded,
+    then KeyboardInterrupt is raised again. A second Ctrl-C stops them at once.
+    """
     if not tasks:
         return
     jobs = min(jobs or _cpu_count(), len(tasks))
     if jobs == 1:
         for task in tasks:
-            yield task, run_report(task)
+            record(task, run_report(task))
         return
     # "spawn": fresh workers, no state forked from a parent holding threads
     # (tqdm's monitor); papermill starts one kernel process per report anyway.
-    context = multiprocessing.get_context("spawn")
-    executor = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    # Workers ignore Ctrl-C: the parent decides (see above).
+    executor = concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ignore_interrupts,
+    )
+    futures = {executor.submit(run_report, task): task for task in tasks}
+    unrecorded, interrupted = set(futures), False
     try:
-        futures = {executor.submit(run_report, task): task for task in tasks}
-        for future in concurrent.futures.as_completed(futures):
-            task = futures[future]
+        while unrecorded:
             try:
-                outcome = future.result()
-            except Exception as error:  # a worker died (out of memory, killed)
-                outcome = {"status": "failed", "error": _one_line(f"{type(error).__name__}: {error}"),
-                           "duration_s": None, "html": None, "executed_notebook": None}
-            yield task, outcome
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+                done, _ = concurrent.futures.wait(
+                    unrecorded, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    record(futures[future], _outcome(future))
+                    unrecorded.discard(future)
+            except KeyboardInterrupt:
+                if interrupted:
+                    raise
+                interrupted = True
+                # cancel() fails for reports already running or done: those are kept.
+                unrecorded = {future for future in unrecorded if not future.cancel()}
+                print(f"\ninterrupted: finishing {len(unrecorded)} running report(s); "
+                      "Ctrl-C again to stop them at once", file=sys.stderr)
+    except BaseException:
+        # Stop now: ending a worker ends its kernel too (ipykernel polls its parent).
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.terminate()
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown(wait=True)
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _outcome(future: concurrent.futures.Future) -> dict:
+    try:
+        return future.result()
+    except Exception as error:  # the worker died (out of memory, killed)
+        return {"status": "failed", "error": _one_line(f"{type(error).__name__}: {error}"),
+                "duration_s": None, "html": None, "executed_notebook": None}
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _cpu_count() -> int:
