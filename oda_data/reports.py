@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -529,6 +529,14 @@ def build_reports(
     ------
     ScheduleError
         When the schedule is invalid (nothing is run then).
+    KeyboardInterrupt
+        After Ctrl-C, once the reports already running are recorded.
+
+    Notes
+    -----
+    With ``jobs > 1`` reports run in worker processes started with
+    multiprocessing's "spawn" method, which imports the calling script again:
+    in a script, call this under ``if __name__ == "__main__":``.
     """
     from tqdm import tqdm
 
