@@ -326,7 +326,9 @@ def _preview(names: list[str], limit: int = 12) -> str:
 def _classify(layout: Layout) -> str:
     lower = layout.lower_header
     exact = set(layout.header)
-    if {"OBS_VALUE", "TIME_PERIOD"} <= exact or {"obs_value", "time_period"} <= set(lower) and "donor" in lower:
+    # SDMX-CSV: the observation columns, or the dataflow columns with a time period.
+    sdmx_markers = {"OBS_VALUE", "DATAFLOW", "STRUCTURE", "DONOR"}
+    if "TIME_PERIOD" in exact and len(sdmx_markers & exact) >= 1 or {"obs_value", "time_period", "donor"} <= set(lower):
         return "sdmx_csv"
     if "purposecode" in lower or "donorcode" in lower or "dedonorcode" in lower:
         return "bulk_text"
