@@ -75,6 +75,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
+def _current_rss_mb() -> float:
+    """Resident set of this process now, in MB (VmRSS)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def duckdb_theme_sql(parquet: str, donor: int, themes: list[str]) -> tuple[str, list]:
     """SQL equivalent of ``read_crs(donors=[donor], themes=themes)`` on a cached Parquet file.
 
@@ -116,6 +128,7 @@ def run_step(step: str, path: str, donor: int, themes: list[str]) -> dict:
 
     if step == "duckdb":
         import duckdb
+    imports_mb = _current_rss_mb()
     started = time.perf_counter()
     if step == "pandas":
         from oda_data.crs.themes import theme_arrays
@@ -139,7 +152,7 @@ def run_step(step: str, path: str, donor: int, themes: list[str]) -> dict:
     else:
         raise ValueError(f"unknown step {step!r}")
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "peak_mb": _peak_rss_mb(), "rows": int(len(result))}
+    return {"seconds": seconds, "peak_mb": _peak_rss_mb(), "imports_mb": imports_mb, "rows": int(len(result))}
 
 
 # ---------------------------------------------------------------- parent side
@@ -189,6 +202,7 @@ def bench_one(rows: int, out: Path, donor: int, themes: list[str], repeat: int, 
                 "label": label,
                 "seconds": min(t["seconds"] for t in trials),
                 "peak_mb": max(t["peak_mb"] for t in trials),
+                "imports_mb": max(t["imports_mb"] for t in trials),
                 "rows": trials[0]["rows"],
                 "runs": runs,
             }
@@ -251,7 +265,7 @@ def render(results: list[dict], command: str, donor: int, themes: list[str]) -> 
         f"Machine: {cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB RAM; Python {platform.python_version()}, "
         f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}  ",
         f"Query: donors=[{donor}], themes={list(themes)}; each step in a fresh process; "
-        "time = the operation (imports excluded); peak = VmHWM of the process (imports included).",
+        "time = the operation (imports excluded); peak = VmHWM of the process (imports included; 'of which imports' = VmRSS before the operation).",
         "",
     ]
     for result in results:
@@ -259,15 +273,15 @@ def render(results: list[dict], command: str, donor: int, themes: list[str]) -> 
         lines += [
             f"## {result['rows']:,} rows ({result['file_mb']:,.0f} MB text file)",
             "",
-            "| step | time (s) | peak RSS (MB) | rows out | time vs baseline | peak vs baseline |",
-            "|---|---:|---:|---:|---:|---:|",
+            "| step | time (s) | peak RSS (MB) | of which imports (MB) | rows out | time vs baseline | peak vs baseline |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for step, label, _ in STEPS:
             row = result["steps"].get(step)
             if row is None:
                 continue
             if "error" in row:
-                lines.append(f"| {label} | error | | | | {row['error'][:200]} |")
+                lines.append(f"| {label} | error | | | | | {row['error'][:200]} |")
                 continue
             if "seconds" in base:
                 speed = base["seconds"] / row["seconds"]
@@ -277,7 +291,7 @@ def render(results: list[dict], command: str, donor: int, themes: list[str]) -> 
                 time_ratio = peak_ratio = "n/a"
             best = f" (best of {row['runs']})" if row["runs"] > 1 else ""
             lines.append(
-                f"| {label}{best} | {row['seconds']:.2f} | {row['peak_mb']:,.0f} | {row['rows']:,} | "
+                f"| {label}{best} | {row['seconds']:.2f} | {row['peak_mb']:,.0f} | {row['imports_mb']:,.0f} | {row['rows']:,} | "
                 f"{time_ratio} | {peak_ratio} |"
             )
         lines += ["", *[f"- {line}" for line in _verdicts(result)], ""]

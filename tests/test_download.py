@@ -458,3 +458,33 @@ def test_ingest_failure_keeps_the_file_and_says_how_to_retry(server, crs_zip, tm
     err = capsys.readouterr().err
     assert "column 'DonorCode' missing" in err and "oda-data ingest" in err
     assert (tmp_path / "crs2018.zip").read_bytes() == crs_zip
+
+
+# ---------------------------------------------------------------- with the real ingest
+
+
+def test_downloaded_zip_is_ingested_and_read_by_read_crs(server, crs_zip, tmp_path):
+    import oda_data
+
+    url = server.add("/files/crs2018.zip", Route(body=crs_zip))
+    result = dl.download_crs(url=url, dest=tmp_path / "downloads", **_fast())
+
+    assert result.cached is not None and result.cached.parent == crs_cache.cache_dir()
+    crs = oda_data.read_crs(result.path, donors=[701])
+    assert len(crs) == 600
+    # _crs_text: disbursement of row i is i * 0.1 (rounded to 3 decimals).
+    assert crs["usd_disbursement"].sum() == pytest.approx(sum(round(i * 0.1, 3) for i in range(600)))
+    assert sorted(crs["purpose_code"].unique()) == [15210, 33110]
+
+
+def test_deflate64_zips_pass_verification(server, tmp_path, ingested):
+    deflate64 = Path(__file__).resolve().parent / "fixtures" / "crs" / "bulk_deflate64.zip"
+    if not deflate64.exists():
+        pytest.skip("tests/fixtures/crs/bulk_deflate64.zip (from the CRS fixtures) is absent")
+    body = deflate64.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {9}  # Deflate64
+    url = server.add("/CRS%202023%20data.zip", Route(body=body))
+    result = dl.download_crs(url=url, dest=tmp_path, **_fast())
+    assert result.path.name == "crs-2023-data.zip"
+    assert result.path.read_bytes() == body

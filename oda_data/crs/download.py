@@ -45,7 +45,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 from filelock import FileLock
@@ -791,7 +791,7 @@ def download_crs(
             raise ValueError("give either url or one of year/full/reduced, not both")
         if not re.match(r"^https?://", url, re.IGNORECASE):
             raise ValueError(f"url must start with http:// or https:// (got {url!r})")
-        name = Path(urlsplit(url).path).name
+        name = Path(unquote(urlsplit(url).path)).name
         bulk = BulkFile(label=Path(name).stem or "crs-bulk-file", url=url, version=None)
     else:
         label = label_for(year=year, full=full, reduced=reduced)
