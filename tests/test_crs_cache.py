@@ -1,0 +1,154 @@
+"""The Parquet cache: hits, invalidation, ODA_DATA_CACHE, two processes, CLI."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+
+import oda_data
+from oda_data.cli import main
+from oda_data.crs import cache
+from oda_data.crs.layouts import CRSFormatError
+
+from crs_testlib import FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def tmp_cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ODA_DATA_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "CRS 2018 data.txt"
+    shutil.copy(FIXTURES / "bulk_2018_pipe_utf8.txt", path)
+    return path
+
+
+def test_cache_dir_respects_the_environment(tmp_cache):
+    assert cache.cache_dir() == tmp_cache
+    assert tmp_cache.is_dir()
+
+
+def test_cache_dir_defaults_to_the_user_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv("ODA_DATA_CACHE")
+    monkeypatch.setattr(cache.platformdirs, "user_cache_dir", lambda *a, **k: str(tmp_path / "user"))
+    assert cache.cache_dir() == tmp_path / "user" / "crs"
+
+
+def test_ingest_writes_canonical_parquet_with_metadata(source, tmp_cache):
+    cached = cache.ingest(source, progress=False)
+    assert cached.parent == tmp_cache and cached.suffix == ".parquet"
+    assert pq.read_schema(cached).names == list(oda_data.crs.CANONICAL_COLUMNS)
+    meta = cache.read_metadata(cached)
+    assert meta["source"] == str(source.resolve())
+    assert meta["rows"] == "24" and meta["layout"] == "bulk_text"
+    assert int(meta["source_size"]) == source.stat().st_size
+
+
+def test_second_read_is_a_cache_hit(source, monkeypatch):
+    first = oda_data.read_crs(source)
+    cached = cache.cached_path(source)
+    mtime = cached.stat().st_mtime_ns
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("the source was converted again")
+
+    monkeypatch.setattr(cache, "_convert", no_conversion)
+    hits = cache.CACHE_STATS["hits"]
+    second = oda_data.read_crs(source)
+    assert cache.CACHE_STATS["hits"] == hits + 1
+    assert cached.stat().st_mtime_ns == mtime
+    assert second.equals(first)
+
+
+def test_a_changed_source_is_converted_again(source, tmp_cache):
+    before = oda_data.read_crs(source, donors=[701], columns=["usd_disbursement"])
+    old_cached = cache.cached_path(source)
+    text = source.read_text(encoding="utf-8").replace("|12.5|", "|112.5|")
+    source.write_text(text, encoding="utf-8")
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    after = oda_data.read_crs(source, donors=[701], columns=["usd_disbursement"])
+    assert after["usd_disbursement"].sum() == pytest.approx(before["usd_disbursement"].sum() + 100)
+    assert not old_cached.exists()  # the stale conversion was removed
+    assert len(list(tmp_cache.glob("*.parquet"))) == 1
+
+
+def test_progress_bar_reports_bytes(source, capsys):
+    cache.ingest(source, progress=True)
+    assert f"ingest {source.name}" in capsys.readouterr().err
+
+
+def test_sdmx_choice_is_part_of_the_key(tmp_cache):
+    dd = cache.ingest(FIXTURES / "sdmx_codes.csv", progress=False)
+    totals = cache.ingest(FIXTURES / "sdmx_codes.csv", progress=False, sdmx_rows="DD")
+    assert dd != totals
+
+
+def _ingest_in_process(path, cache_folder, barrier, queue):
+    os.environ["ODA_DATA_CACHE"] = cache_folder
+    from oda_data.crs import cache as process_cache
+
+    barrier.wait()  # both processes start converting the new source together
+    cached = process_cache.ingest(path, progress=False)
+    queue.put((str(cached), process_cache.CACHE_STATS["conversions"]))
+
+
+def test_two_processes_reading_a_new_source(source, tmp_cache):
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(2), context.Queue()
+    processes = [context.Process(target=_ingest_in_process, args=(str(source), str(tmp_cache), barrier, queue))
+                 for _ in range(2)]
+    for process in processes:
+        process.start()
+    results = [queue.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    paths = {path for path, _ in results}
+    assert len(paths) == 1
+    assert sorted(count for _, count in results) == [0, 1]  # converted once, the other waited
+    assert pq.read_metadata(paths.pop()).num_rows == 24
+    assert not list(tmp_cache.glob("*.tmp")) and not list(tmp_cache.glob(".*.tmp"))
+
+
+def test_a_failed_conversion_leaves_nothing(tmp_cache):
+    with pytest.raises(CRSFormatError):
+        cache.ingest(FIXTURES / "bad_amount.txt", progress=False)
+    assert [p.name for p in tmp_cache.iterdir() if not p.name.endswith(".lock")] == []
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_ingest_list_clear(source, tmp_cache, capsys):
+    assert main(["ingest", str(source), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "24 rows, layout bulk_text" in out
+    assert main(["cache", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert str(source.resolve()) in listing and "24" in listing and str(tmp_cache) in listing
+    assert main(["cache", "clear"]) == 0
+    assert "removed 1 cached file(s)" in capsys.readouterr().out
+    assert main(["cache", "list"]) == 0
+    assert "(empty)" in capsys.readouterr().out
+    assert not list(tmp_cache.glob("*.parquet"))
+
+
+def test_cli_ingest_bad_file(capsys):
+    assert main(["ingest", str(FIXTURES / "bad_not_crs.csv"), "--quiet"]) == 1
+    assert "bad_not_crs.csv: not a CRS file" in capsys.readouterr().err
+
+
+def test_cli_ingest_shows_progress(source, capsys):
+    assert main(["ingest", str(source)]) == 0
+    assert "ingest CRS 2018 data.txt" in capsys.readouterr().err
+
+
+def test_cli_cache_without_action_prints_help(capsys):
+    assert main(["cache"]) == 2
+    assert "list" in capsys.readouterr().out
