@@ -748,7 +748,9 @@ def run_report(task: dict) -> dict:
         try:
             nb = papermill.execute_notebook(
                 str(notebook), temporary, parameters=task["parameters"], kernel_name=KERNEL_NAME,
-                cwd=str(notebook.parent), progress_bar=False, log_output=False,
+                # language: notebooks saved without kernel metadata still get parameters.
+                language="python", cwd=str(notebook.parent), progress_bar=False,
+                log_output=False,
             )
         except PapermillExecutionError as failure:
             error = _one_line(f"{failure.ename}: {failure.evalue}")

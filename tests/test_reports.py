@@ -35,14 +35,13 @@ if crs_source is not None:
 
 
 def write_notebook(path: Path, code: str = _REPORT_CODE) -> Path:
-    """A tiny notebook with a ``parameters`` cell (currency, crs_source)."""
+    """A tiny notebook with a ``parameters`` cell (currency, crs_source), no kernel metadata."""
     parameters = nbformat.v4.new_code_cell('currency = "USD"\ncrs_source = None')
     parameters.metadata["tags"] = ["parameters"]
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_markdown_cell("# Tiny security report"), parameters,
                       nbformat.v4.new_code_cell(code)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    # No kernelspec metadata on purpose: the build must not depend on it.
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, path)
     return path
