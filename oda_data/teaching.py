@@ -120,6 +120,12 @@ def compact(
     max_description : int
         Longer descriptions are cut to this many characters, ending in "…",
         so that a table fits the screen.
+
+    Returns
+    -------
+    DataFrame
+        For reading, not computing: amounts are written as the chapter
+        writes them ("6 billion", "15.1 million") and missing values are blank.
     """
     if columns is None:
         columns = [c for c in COMPACT_COLUMNS if c in frame.columns]
@@ -131,7 +137,23 @@ def compact(
         view["description"] = view["description"].map(
             lambda text: text if len(text) <= max_description else text[: max_description - 1] + "…"
         )
-    return view
+    if "amount" in view.columns:
+        view["amount"] = view["amount"].map(amount_words, na_action="ignore")
+    return view.astype(object).where(view.notna(), "")
+
+
+def amount_words(amount: float) -> str:
+    """Write an amount as the chapter does: ``6e9`` -> ``"6 billion"``, ``15.1e6`` -> ``"15.1 million"``.
+
+    Examples
+    --------
+    >>> amount_words(4.5e6)
+    '4.5 million'
+    """
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(amount) >= size:
+            return f"{amount / size:,.3g} {word}" if amount / size < 1000 else f"{amount / size:,.0f} {word}"
+    return f"{amount:,.0f}"
 
 
 def _as_choices(name: str, value: str | Iterable[str] | None, valid: Iterable[str]) -> list[str] | None:
@@ -346,14 +368,16 @@ def pledge_progress(frame: pd.DataFrame | None = None) -> pd.DataFrame:
                 "record_id": achieved["record_id"],
                 "pledge_id": pledged["record_id"],
                 "measure": measure,
-                "pledged": float(promised),
+                # Whole units (yen, people): readable in a table, exact in a ratio.
+                "pledged": round(float(promised)),
                 "pledge_period": _period_text(pledged),
-                "achieved": float(done),
+                "achieved": round(float(done)),
                 "achievement_period": _period_text(achieved),
                 "percent_of_pledge": round(float(done) / float(promised) * 100.0, 1),
             }
         )
-    return pd.DataFrame(rows).set_index("record_id")
+    table = pd.DataFrame(rows).set_index("record_id")
+    return table.astype({"pledged": "int64", "achieved": "int64"})
 
 
 def _period_text(row: pd.Series) -> str:
@@ -500,12 +524,16 @@ def plot_rate_and_deflator(
     Returns
     -------
     matplotlib.figure.Figure
-        Built without pyplot so that a notebook shows it once, as the cell's value.
+        Already closed in pyplot, so that a notebook shows it once: as the
+        cell's value, not again when pyplot flushes its open figures.
     """
-    from matplotlib.figure import Figure  # imported here: only this helper draws
+    import matplotlib.pyplot as plt  # imported here: only this helper draws
 
     table = dac_table(start, end, base_year)
-    figure = Figure(figsize=(8, 5.6), layout="constrained")
+    # pyplot (not a bare Figure) so that Jupyter's inline backend is set up
+    # and knows how to render the returned figure.
+    figure = plt.figure(figsize=(8, 5.6), layout="constrained")
+    plt.close(figure)
     top, bottom = figure.subplots(2, 1, sharex=True)
     top.plot(table.index, table["jpy_per_usd"], color="#1f4e79", marker="o", markersize=3)
     top.set_ylabel("Yen per US dollar\n(DAC annual average)")
@@ -1257,6 +1285,7 @@ __all__ = [
     "CheckResult",
     "Exercise",
     "Mistake",
+    "amount_words",
     "amounts_in",
     "check_answer",
     "compact",
