@@ -68,6 +68,8 @@ CRS_HOWTO = (
 )
 INDEX_NAME = "index.html"
 MANIFEST_NAME = "manifest.json"
+#: Held while a build writes into the output folder.
+LOCK_NAME = ".build.lock"
 #: Version of the manifest layout (bump when fields change meaning).
 MANIFEST_FORMAT = 1
 
@@ -93,6 +95,10 @@ _TEMP_SUFFIX = ".tmp"
 
 class ScheduleError(ValueError):
     """The schedule cannot be used; the message names the file, entry and field."""
+
+
+class BuildLockedError(RuntimeError):
+    """Another build is writing into the same output folder."""
 
 
 # --------------------------------------------------------------------------- schedule
@@ -529,6 +535,8 @@ def build_reports(
     ------
     ScheduleError
         When the schedule is invalid (nothing is run then).
+    BuildLockedError
+        When another build is writing into ``output_dir``.
     KeyboardInterrupt
         After Ctrl-C, once the reports already running are recorded.
 
@@ -538,16 +546,37 @@ def build_reports(
     multiprocessing's "spawn" method, which imports the calling script again:
     in a script, call this under ``if __name__ == "__main__":``.
     """
-    from tqdm import tqdm
-
-    from . import __version__
-    from .white_paper import data_checksum
+    import filelock
 
     schedule = load_schedule(schedule_path)
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs: expected a whole number >= 1, got {jobs!r}")
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
+    # Two builds into one folder would remove each other's temporary files and
+    # interleave manifests: the second one stops with a clear message.
+    lock = filelock.FileLock(output_dir / LOCK_NAME, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise BuildLockedError(
+            f"{output_dir}: another build is writing here (lock file {LOCK_NAME}); wait for "
+            "it to finish or pass another --output"
+        ) from None
+    try:
+        return _build_locked(schedule, output_dir, jobs=jobs, force=force, progress=progress)
+    finally:
+        lock.release()
+
+
+def _build_locked(
+    schedule: Schedule, output_dir: Path, *, jobs: int | None, force: bool, progress: bool
+) -> BuildResult:
+    from tqdm import tqdm
+
+    from . import __version__
+    from .white_paper import data_checksum
+
     _remove_stale_temp_files(output_dir)
     previous = _read_previous_manifest(output_dir / MANIFEST_NAME)
     context = {
@@ -1019,7 +1048,7 @@ def _build_command(args: argparse.Namespace) -> int:
     try:
         result = build_reports(args.schedule, args.output, jobs=args.jobs, force=args.force,
                                progress=args.progress)
-    except ScheduleError as error:
+    except (ScheduleError, BuildLockedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for entry in result:

@@ -72,7 +72,8 @@ def statuses(output: Path) -> dict[str, str]:
 
 
 def leftover_temp_files(output: Path) -> list[str]:
-    return sorted(p.name for p in output.iterdir() if p.name.startswith(".") or ".tmp" in p.name)
+    return sorted(p.name for p in output.iterdir()
+                  if (p.name.startswith(".") or ".tmp" in p.name) and p.name != reports.LOCK_NAME)
 
 
 # --------------------------------------------------------------------------- default schedule
@@ -274,6 +275,18 @@ def test_index_escapes_everything_from_schedule_and_errors():
     # Self-contained: no external stylesheet, script or image.
     assert "<link" not in page and "src=" not in page and "http" not in page
     assert page.index("a&lt;b") < page.index(">c<")
+
+
+def test_second_build_into_the_same_folder_is_refused(project, capsys):
+    import filelock
+
+    write_schedule(project, "reports:\n  - name: a\n" + _GOOD)
+    output = project / "out"
+    output.mkdir()
+    with filelock.FileLock(output / reports.LOCK_NAME):  # a build in progress
+        assert main(["reports", "build", "--output", "out", "--no-progress"]) == 2
+    assert "another build is writing here" in capsys.readouterr().err
+    assert not (output / "manifest.json").exists()
 
 
 def test_crs_entry_with_missing_source_fails_without_running(project, monkeypatch):
