@@ -601,7 +601,7 @@ def _build_locked(
                file=sys.stderr, disable=not progress, dynamic_ncols=True)
 
     def record(task: dict, outcome: dict) -> None:
-        results[task["name"]] = _finish(task, outcome, context)
+        results[task["name"]] = _finish(task, outcome)
         bar.set_postfix_str(f"{task['name']}: {results[task['name']].status}")
         bar.update()
         build.write(results)  # an interrupted build keeps what finished
@@ -668,7 +668,7 @@ def _still_current(previous: dict, key: str, output_dir: Path) -> bool:
     )
 
 
-def _finish(task: dict, outcome: dict, context: dict) -> EntryResult:
+def _finish(task: dict, outcome: dict) -> EntryResult:
     return EntryResult(
         parameters=task["parameters"], key=task["key"] if outcome["status"] == "ok" else None,
         crs_source=task["crs_source"], built_at=_now(), **task["base"], **outcome,
