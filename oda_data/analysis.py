@@ -212,7 +212,8 @@ def entries(wp: pd.DataFrame, basis: MoneyBasis) -> pd.DataFrame:
     DataFrame
         Columns ``entry_id`` (the first record's id, ``/achieved`` appended for
         achievements), ``title`` (event and region for pledges and
-        achievements, else the description's first clause), ``kind``,
+        achievements ("Japan-ASEAN Summit Meeting, Asia"), else the
+        description's first clause), ``kind``,
         ``theme``, ``region``, ``recipients``, ``partner``, ``event``,
         ``description``, ``period_start``, ``period_end``, ``year``, ``money``
         (in ``basis``), ``amount``/``currency``/``amount_approximate`` (as
@@ -236,7 +237,7 @@ def entries(wp: pd.DataFrame, basis: MoneyBasis) -> pd.DataFrame:
         if first["kind"] == "achievement":
             event = pledge_events.get(first["pledge_id"])
         if first["kind"] in ("pledge", "achievement") and isinstance(event, str):
-            title = f"{event} ({first['region']})"
+            title = f"{event}, {first['region']}"
         else:
             title = _cut(first["description"])
         record_id = money_row["record_id"] if money_row is not None else None

@@ -780,6 +780,9 @@ def _pledge_figures(row, side: str, basis: MoneyBasis) -> list[str]:
     if not _missing(row[f"{side}_money"]):
         approximate = bool(row.get(f"{side}_approximate", False)) if side == "pledged" else False
         parts.append(stated_money(row[f"{side}_amount"], row[f"{side}_currency"], approximate, row[f"{side}_money"], basis))
+        if side == "pledged" and not _missing(row.get("restated_amount")):
+            restated = format_money(row["restated_amount"], row["restated_currency"], approximate=True)
+            parts[-1] += f", stated also as {restated}"
     if not _missing(row[f"{side}_people"]):
         approximate = bool(row.get("pledged_people_approximate", False)) if side == "pledged" else False
         parts.append(format_count(row[f"{side}_people"], approximate=approximate))
