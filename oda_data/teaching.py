@@ -18,7 +18,7 @@ edit of the dataset or of the DAC table can never leave a stale answer behind.
 Examples
 --------
 >>> from oda_data import teaching
->>> teaching.check_answer("1.4", None)
+>>> teaching.check_answer("1.4", None)  # doctest: +ELLIPSIS
 ✏️ Not answered yet: Find the Africa counter-terrorism pledges ...
 """
 from __future__ import annotations
