@@ -7,10 +7,10 @@ from .themes import THEMES
 
 #: What a White Paper record states.
 KINDS = {
-    "pledge": "a commitment announced for the future (amount, people, period)",
+    "pledge": "a political announcement of future support (amount, people, period); not a DAC commitment",
     "achievement": "what was reported done against a pledge",
     "contribution": "money given to an international organization or fund",
-    "disbursement": "money reported as disbursed",
+    "disbursement": "money reported as actually spent (disbursed)",
     "output": "people trained, graduates, events held, equipment provided",
     "initiative": "a named programme, framework or project, without a figure",
 }
