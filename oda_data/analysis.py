@@ -507,7 +507,8 @@ def _gaps(records: pd.DataFrame, pledges: pd.DataFrame) -> pd.DataFrame:
     no_people = records["people"].isna() & records["countries"].isna()
     gap[records["kind"].isin(["contribution", "disbursement"]) & no_amount] = "amount not stated"
     gap[(records["kind"] == "output") & no_people] = "number of people not stated"
-    gap[records["kind"] == "initiative"] = "no figure (a named initiative)"
+    no_figure = records[["amount", "people", "countries"]].isna().all(axis=1)
+    gap[(records["kind"] == "initiative") & no_figure] = "no figure (a named initiative)"
     unmet = pledges.loc[~pledges["achieved"], "record_ids"].str.split("; ").explode()
     gap[records["record_id"].isin(unmet)] = "no achievement reported"
     out = records.assign(gap=gap).loc[lambda f: f["gap"].notna()]

@@ -358,17 +358,34 @@ def _missing(value) -> bool:
 # --- figures of the chapter --------------------------------------------------------------
 
 
-def stated_money(amount, currency, approximate: bool, money: float, basis: MoneyBasis) -> str:
+def stated_money(
+    amount,
+    currency,
+    approximate: bool,
+    money: float | None = None,
+    basis: MoneyBasis | None = None,
+    restated: str | None = None,
+) -> str:
     """An amount as the chapter states it and, if different, in ``basis``.
 
     "approximately ¥45 billion ($407 million at current prices)"; just
-    "¥45 billion" when the notebook's basis is the stated currency in current
-    prices. Plain text.
+    "¥45 billion" when ``basis`` is the stated currency in current prices (or
+    is not given). ``restated``: the chapter's own second figure, e.g.
+    "$120 million (stated also as approximately ¥14 billion)". Plain text.
     """
     stated = format_money(amount, currency, approximate=approximate)
-    if currency == basis.currency and basis.prices == "current":
-        return stated
-    return f"{stated} ({format_money(money, basis.currency)} at {basis.prices_phrase})"
+    notes = [f"stated also as {restated}"] if restated else []
+    if basis is not None and not (currency == basis.currency and basis.prices == "current"):
+        notes.append(f"{format_money(money, basis.currency)} at {basis.prices_phrase}")
+    return f"{stated} ({'; '.join(notes)})" if notes else stated
+
+
+def _restated(row, prefix: str = "") -> str | None:
+    """The restatement of a row of :func:`analysis.entries` or ``pledge_packages``, in words."""
+    amount = row.get(f"{prefix}restated_amount")
+    if _missing(amount):
+        return None
+    return format_money(amount, row[f"{prefix}restated_currency"], approximate=True)
 
 
 def _people_noun(description: str) -> str:
@@ -391,12 +408,12 @@ def figure_phrase(entry, basis: MoneyBasis | None = None) -> str:
     """
     parts = []
     if not _missing(entry["amount"]):
-        if basis is None:
-            parts.append(format_money(entry["amount"], entry["currency"], approximate=entry["amount_approximate"]))
-        else:
-            parts.append(stated_money(entry["amount"], entry["currency"], entry["amount_approximate"], entry["money"], basis))
-        if not _missing(entry.get("restated_amount")):
-            parts[-1] += f", stated also as {format_money(entry['restated_amount'], entry['restated_currency'], approximate=True)}"
+        parts.append(
+            stated_money(
+                entry["amount"], entry["currency"], entry["amount_approximate"], entry["money"], basis,
+                restated=_restated(entry),
+            )
+        )
     if not _missing(entry["people"]):
         parts.append(_people_phrase(entry))
     elif not _missing(entry["countries"]):
@@ -779,10 +796,10 @@ def _pledge_figures(row, side: str, basis: MoneyBasis) -> list[str]:
     parts = []
     if not _missing(row[f"{side}_money"]):
         approximate = bool(row.get(f"{side}_approximate", False)) if side == "pledged" else False
-        parts.append(stated_money(row[f"{side}_amount"], row[f"{side}_currency"], approximate, row[f"{side}_money"], basis))
-        if side == "pledged" and not _missing(row.get("restated_amount")):
-            restated = format_money(row["restated_amount"], row["restated_currency"], approximate=True)
-            parts[-1] += f", stated also as {restated}"
+        restated = _restated(row) if side == "pledged" else None
+        parts.append(
+            stated_money(row[f"{side}_amount"], row[f"{side}_currency"], approximate, row[f"{side}_money"], basis, restated)
+        )
     if not _missing(row[f"{side}_people"]):
         approximate = bool(row.get("pledged_people_approximate", False)) if side == "pledged" else False
         parts.append(format_count(row[f"{side}_people"], approximate=approximate))
