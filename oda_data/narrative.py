@@ -449,7 +449,7 @@ def entries_table(frame: pd.DataFrame, basis: MoneyBasis, columns=("what", "figu
         ),
     }
     table = pd.DataFrame({cells[c][0]: cells[c][1].to_numpy() for c in columns})
-    return markdown_table(table)
+    return markdown_table(table, align={cells["money"][0]: "right"})
 
 
 def overview_summary(wp: pd.DataFrame, basis: MoneyBasis) -> str:
