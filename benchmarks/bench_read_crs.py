@@ -277,7 +277,8 @@ def render(results: list[dict], command: str, donor: int, themes: list[str]) -> 
         "",
         f"Command: `{command}`  ",
         f"Machine: {cpu}, {os.cpu_count()} cores, {memory_gb:.0f} GiB RAM; Python {platform.python_version()}, "
-        f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}  ",
+        f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}; "
+        f"load average at the end {os.getloadavg()[0]:.1f} (other work on the machine skews timings)  ",
         f"Query: donors=[{donor}], themes={list(themes)}; each step in a fresh process; "
         "time = the operation (imports excluded); peak = VmHWM of the process (imports included; 'of which imports' = VmRSS before the operation).",
         "",
@@ -297,7 +298,9 @@ def render(results: list[dict], command: str, donor: int, themes: list[str]) -> 
             if "error" in row:
                 lines.append(f"| {label} | error | | | | | {row['error'][:200]} |")
                 continue
-            if "seconds" in base:
+            if step == "pandas":
+                time_ratio, peak_ratio = "baseline", "1"
+            elif "seconds" in base:
                 speed = base["seconds"] / row["seconds"]
                 time_ratio = f"{speed:.1f}x faster" if speed >= 1 else f"{1 / speed:.2f}x slower"
                 peak_ratio = f"{row['peak_mb'] / base['peak_mb']:.3f}"

@@ -488,3 +488,14 @@ def test_deflate64_zips_pass_verification(server, tmp_path, ingested):
     result = dl.download_crs(url=url, dest=tmp_path, **_fast())
     assert result.path.name == "crs-2023-data.zip"
     assert result.path.read_bytes() == body
+
+
+def test_cli_usage_errors_list_the_choices(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["download", "crs"])
+    assert exit_info.value.code == 2
+    assert "one of the arguments --year --full --reduced --url --list is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["download", "crs", "--year", "18"])
+    assert "--year expects a year between 1960 and 2100 (got 18)" in capsys.readouterr().err
+    assert cli.main(["download"]) == 2
