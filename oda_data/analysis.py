@@ -371,8 +371,8 @@ def pledge_packages(wp: pd.DataFrame, basis: MoneyBasis) -> pd.DataFrame:
     >>> from oda_data import white_paper
     >>> from oda_data.params import MoneyBasis
     >>> asia = pledge_packages(white_paper(), MoneyBasis("JPY")).query("region == 'Asia'").iloc[0]
-    >>> round(asia.money_ratio, 3), round(asia.people_ratio, 3)
-    (1.778, 1.327)
+    >>> print(f"{asia.money_ratio:.0%} of the money, {asia.people_ratio:.0%} of the people")
+    178% of the money, 133% of the people
     """
     table = entries(wp, basis)
     pledges = table.loc[table["kind"] == "pledge"]

@@ -15,10 +15,15 @@ Two layers:
 
 Dollar signs in Markdown
 ------------------------
-Jupyter typesets text between two ``$`` as TeX. :func:`escape_markdown` writes
-``$`` as ``\\\\$`` (two backslashes): JupyterLab needs both (jupyterlab#8645),
-and nbconvert's HTML (MathJax with ``processEscapes``) shows a plain "$" for
-it too. :func:`unescape_markdown` gives back the plain text.
+Jupyter typesets the text between two ``$`` as TeX ("$6.0 billion and $120
+million" would come out as italic maths). A backslash is no cure: JupyterLab
+needs two (jupyterlab#8645) and nbconvert's HTML then shows them whenever
+MathJax does not load (a report opened offline). :func:`escape_markdown`
+therefore writes ``$`` as :data:`DOLLAR`, the entity ``&#36;`` inside a span
+that MathJax 2 (``tex2jax_ignore``, nbconvert) and MathJax 3
+(``mathjax_ignore``, JupyterLab) skip: a plain "$" everywhere, and no raw
+``$`` left in the source for JupyterLab's maths pre-pass to pair up.
+:func:`unescape_markdown` gives back the plain text.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from .themes import THEMES
 
 __all__ = [
     "CHAPTER",
+    "DOLLAR",
     "describe_change",
     "entries_table",
     "escape_markdown",
@@ -265,14 +271,16 @@ def rank_phrase(values: pd.Series, formatter: Callable[[float], str], limit: int
 # Parentheses are left alone on purpose: "\(" would open inline TeX.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: How a "$" is written in Markdown (see the module docstring).
+DOLLAR = '<span class="tex2jax_ignore mathjax_ignore">&#36;</span>'
 
 
 def escape_markdown(text) -> str:
     """Make any text safe to put in Markdown (and the HTML Jupyter renders from it).
 
     Backslash-escapes ``\\ ` * _ [ ] | ~ #``, writes ``& < >`` as HTML
-    entities (so ``<script>`` shows as text), ``$`` as ``\\\\$`` (not TeX, see
-    the module docstring), a list or heading marker at the start as text, and
+    entities (so ``<script>`` shows as text), ``$`` as :data:`DOLLAR` (not TeX,
+    see the module docstring), a list or heading marker at the start as text, and
     a line break as a space (a value never breaks a paragraph or table row).
 
     Examples
@@ -284,7 +292,7 @@ def escape_markdown(text) -> str:
     text = re.sub(r"\s*[\r\n]+\s*", " ", text)
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = "".join(_HTML.get(char, char) for char in text)
-    text = text.replace("$", r"\\$")
+    text = text.replace("$", DOLLAR)
     # A leading "-", "+" or "1." would start a list (">" is already an entity).
     text = re.sub(r"^([-+])", r"\\\1", text)
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
@@ -298,7 +306,7 @@ def unescape_markdown(text: str) -> str:
     >>> unescape_markdown(escape_markdown("$6.0 billion for <A & B> *x*"))
     '$6.0 billion for <A & B> *x*'
     """
-    text = text.replace(r"\\$", "$")
+    text = text.replace(DOLLAR, "$")
     text = re.sub(r"\\([\\`*_\[\]|~#\-+.)])", r"\1", text)
     for char, entity in _HTML.items():
         if char != "&":
@@ -317,7 +325,7 @@ def markdown(template: str, /, *args, **fields) -> str:
     Examples
     --------
     >>> markdown("**{name}** pledged {amount}", name="A_B", amount="$6.0 billion")
-    '**A\\\\_B** pledged \\\\\\\\$6.0 billion'
+    '**A\\\\_B** pledged <span class="tex2jax_ignore mathjax_ignore">&#36;</span>6.0 billion'
     """
     return _EscapingFormatter().format(template, *args, **fields)
 
