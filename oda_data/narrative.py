@@ -699,14 +699,17 @@ def theme_summary(profile: Profile) -> str:
     records = profile.records
     by_region = records["region"].value_counts().reindex([r for r in analysis.REGIONS if r in set(records["region"])])
     figured = int(records[["amount", "people", "countries"]].notna().any(axis=1).sum())
+    if len(records) == 1:
+        figures = "It carries a figure." if figured else "It carries no figure."
+    else:
+        figures = f"{figured:,} of them carr{'ies' if figured == 1 else 'y'} a figure." if figured else "None of them carries a figure."
     text = markdown(
-        "**{label}** appears in {n} record{s} of the chapter: {where}. {figured} of them carr{y} a figure.",
+        "**{label}** appears in {n} record{s} of the chapter: {where}. {figures}",
         label=profile.label,
         n=f"{len(records):,}",
         s="" if len(records) == 1 else "s",
         where=_counts_phrase(by_region),
-        figured=f"{figured:,}" if figured else "None",
-        y="ies" if figured <= 1 else "y",
+        figures=figures,
     )
     if profile.absent:
         text += " " + markdown("It has no record {absent}.", absent=join_words([_in_region(r) for r in profile.absent], "or"))
