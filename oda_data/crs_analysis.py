@@ -54,6 +54,7 @@ __all__ = [
     "QUERIES_FILE",
     "SOURCE_ENV_VAR",
     "UNIT",
+    "REGIONS",
     "CRSQuery",
     "CRSSource",
     "SecurityTrends",
@@ -75,6 +76,7 @@ __all__ = [
     "resolve_source",
     "select",
     "theme_mix",
+    "theme_rules_version",
     "top_recipients",
     "yearly_totals",
 ]
@@ -991,13 +993,11 @@ def compare_white_paper(
     notes = tuple(dict.fromkeys(notes + more))
     source_years = tuple(sorted(int(y) for y in years_frame["year"].dropna().unique()))
     text_available = bool(years_frame["project_title"].notna().any() or years_frame["short_description"].notna().any())
-    flow_present = {"disbursements": bool(frame["usd_disbursement"].notna().any()) or frame.empty,
-                    "commitments": bool(frame["usd_commitment"].notna().any()) or frame.empty}
-    if not frame.empty:
-        # Whether a flow exists is a property of the file, not of donor 701's rows.
-        everything, _ = read_source(source, columns=["usd_disbursement", "usd_commitment"])
-        flow_present = {"disbursements": bool(everything["usd_disbursement"].notna().any()),
-                        "commitments": bool(everything["usd_commitment"].notna().any())}
+    # Whether a flow exists is a property of the file (the aggregated exports have
+    # disbursements only), not of the rows a query happens to select.
+    amounts, _ = read_source(source, columns=["usd_disbursement", "usd_commitment"])
+    flow_present = {"disbursements": bool(amounts["usd_disbursement"].notna().any()),
+                    "commitments": bool(amounts["usd_commitment"].notna().any())}
     rows = []
     for record_id, query in queries.items():
         record = converted.loc[record_id]

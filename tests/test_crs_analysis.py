@@ -22,7 +22,7 @@ from oda_data import crs_narrative as cn
 from oda_data.narrative import unescape_markdown
 from oda_data.params import ParameterError
 
-from crs_testlib import FIXTURES, REAL_SUMMARY, SHARED_DATA
+from crs_testlib import FIXTURES, REAL_SUMMARY
 
 DEMO = ca.demo_source_path()
 QUERIES_YAML = DEMO.parent / ca.QUERIES_FILE
