@@ -919,15 +919,17 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2re
 max-width:72rem;padding:0 1rem;color:#202124;line-height:1.4}
 h1{font-size:1.5rem;margin-bottom:.25rem}
 p.meta{color:#5f6368;font-size:.85rem;margin-top:0}
-table{border-collapse:collapse;width:100%;font-size:.9rem}
+table{border-collapse:collapse;width:100%;font-size:.9rem;table-layout:fixed}
+td{overflow-wrap:anywhere}
 th,td{text-align:left;vertical-align:top;padding:.45rem .6rem;border-bottom:1px solid #e0e0e0}
 th{background:#f8f9fa;font-weight:600}
 td.num{text-align:right;white-space:nowrap}
 code{font-size:.85em;background:#f1f3f4;padding:0 .2em;border-radius:3px}
 ul.params{list-style:none;margin:0;padding:0}
 .status{display:inline-block;padding:.1rem .5rem;border-radius:1rem;font-weight:600;
-font-size:.8rem}
+font-size:.8rem;white-space:nowrap;overflow-wrap:normal}
 td.error{color:#a50e0e;max-width:28rem;overflow-wrap:anywhere}
+td.note{max-width:28rem;overflow-wrap:anywhere}
 a{color:#1a4f9c}
 """
 
@@ -958,7 +960,8 @@ def render_index(entries: list[EntryResult], *, context: dict, complete: bool = 
         rows.append(
             "<tr>"
             f"<td>{name}{extra}</td>"
-            f"<td><code>{esc(entry.notebook)}</code></td>"
+            # <wbr>: let long paths break after a folder, not mid-name
+            f"<td><code>{esc(entry.notebook).replace('/', '/<wbr>')}</code></td>"
             f'<td><ul class="params">{parameters}</ul></td>'
             f'<td><span class="status" style="background:{background};color:{colour}">'
             f"{esc(entry.status)}</span></td>"
@@ -978,7 +981,9 @@ def render_index(entries: list[EntryResult], *, context: dict, complete: bool = 
         f"{esc(str(context.get('package_version')))} &middot; data checksum "
         f"<code>{esc(str(context.get('data_checksum'))[:12])}</code> &middot; built "
         f"{esc(_now())}</p>\n"
-        "<table>\n<thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th>"
+        "<table>\n<colgroup><col style=\"width:19%\"><col style=\"width:23%\">"
+        "<col style=\"width:20%\"><col style=\"width:10%\"><col style=\"width:7%\">"
+        "<col style=\"width:21%\"></colgroup>\n<thead><tr><th>Report</th><th>Notebook</th><th>Parameters</th>"
         "<th>Status</th><th>Duration</th><th>Message</th></tr></thead>\n<tbody>\n"
         + "\n".join(rows)
         + "\n</tbody>\n</table>\n</body>\n</html>\n"
