@@ -474,8 +474,24 @@ def _require(layout: Layout, found: dict, required: list[tuple[str, str]]) -> No
         )
 
 
-def _text_batches(layout: Layout, include: list[str], on_read) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Stream a delimited text source as all-string record batches, with row offsets."""
+class _NativeConversionFailed(Exception):
+    """Arrow's own number parsing refused a cell: read again with the checked, line-numbered path."""
+
+
+def _text_batches(
+    layout: Layout, include: list[str], on_read, *, numeric: dict[str, pa.DataType] | None = None,
+    skip_rows: int = 0,
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Stream a delimited text source as record batches, with row offsets.
+
+    Columns are read as text, except those in ``numeric`` (name -> float64),
+    which Arrow's CSV reader converts itself (the fast path): any cell it
+    cannot convert raises :class:`_NativeConversionFailed` instead of an error,
+    so that the caller can read again as text and report the line. Only the
+    empty cell is null in that mode (Arrow's default null spellings include
+    ``n/a``, which must stay an error). ``skip_rows`` data rows are read but
+    not yielded (the rows a failed fast pass already yielded).
+    """
     raw = open_source_bytes(layout)
     stream = _ProgressReader(raw, on_read)
     bad_lines: list[int] = []
@@ -490,9 +506,12 @@ def _text_batches(layout: Layout, include: list[str], on_read) -> Iterator[tuple
     parse_options = pacsv.ParseOptions(
         delimiter=layout.delimiter, newlines_in_values=True, invalid_row_handler=skip_invalid
     )
+    column_types = {name: pa.string() for name in include}
+    column_types.update(numeric or {})
     convert_options = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in include},
+        column_types=column_types,
         include_columns=include,
+        null_values=[""],
         strings_can_be_null=False,
     )
     rows_before = 0
@@ -500,9 +519,13 @@ def _text_batches(layout: Layout, include: list[str], on_read) -> Iterator[tuple
         try:
             reader = pacsv.open_csv(stream, read_options, parse_options, convert_options)
             for batch in reader:
-                yield batch, rows_before
+                if rows_before + batch.num_rows > skip_rows:
+                    start = max(skip_rows - rows_before, 0)
+                    yield (batch.slice(start) if start else batch), rows_before + start
                 rows_before += batch.num_rows
         except (pa.ArrowInvalid, pa.ArrowKeyError) as error:
+            if numeric:
+                raise _NativeConversionFailed(str(error)) from None
             raise CRSFormatError(f"{layout.describe()}: cannot parse as CRS text: {error}") from None
         except (zipfile.BadZipFile, EOFError, zlib.error) as error:
             raise CRSFormatError(
@@ -568,25 +591,92 @@ def _bulk_tables(layout: Layout, on_read) -> Iterator[pa.Table]:
             f"(matched case-insensitively); found: {_preview(layout.header, 30)}"
         )
     include = list(dict.fromkeys([*found.values(), *de_codes.values()]))
-    batches = (_parquet_batches if layout.kind == "bulk_parquet" else _text_batches)(
-        layout, include, on_read
-    )
     where = layout.describe()
-    for batch, first_row in batches:
-        columns: dict[str, pa.Array] = {}
-        for canonical, source in found.items():
-            kind = CANONICAL_TYPES[canonical]
-            if pa.types.is_string(kind):
-                columns[canonical] = _to_text(batch.column(source))
-            else:
-                columns[canonical] = to_number(
-                    batch.column(source), kind, column=source, where=where, first_row=first_row
-                )
-        for canonical, source in de_codes.items():
-            mapping = codes.donor_de_to_dac() if canonical == "donor_code" else codes.recipient_de_to_dac()
-            columns[canonical] = _map_de_codes(batch.column(source), mapping, canonical.split("_")[0], where)
-        table = _finish(columns, batch.num_rows)
-        yield _drop_blank_rows(table, where, first_row)
+    if layout.kind == "bulk_parquet":
+        for batch, first_row in _parquet_batches(layout, include, on_read):
+            yield _bulk_table(batch, first_row, found, de_codes, where, native=False)
+        return
+    # Fast path: Arrow parses the numbers itself. Every number goes through
+    # float64, like the checked path, so "0x10" (which Arrow's integer parser
+    # would take as hexadecimal) is refused the same way.
+    numeric = {source: pa.float64() for canonical, source in found.items()
+               if not pa.types.is_string(CANONICAL_TYPES[canonical])}
+    reported = 0
+
+    def count_bytes(size: int) -> None:
+        nonlocal reported
+        reported += size
+        if on_read:
+            on_read(size)
+
+    rows_done = 0
+    fast = _text_batches(layout, include, count_bytes, numeric=numeric)
+    try:
+        for batch, first_row in fast:
+            table = _bulk_table(batch, first_row, found, de_codes, where, native=True)
+            rows_done = first_row + batch.num_rows
+            yield table
+        return
+    except _NativeConversionFailed:
+        pass
+    finally:
+        fast.close()  # closes the source now, and drops its pending warnings
+    # A cell the fast path refused: read again as text from the first row not
+    # yet yielded; the checked conversion names the line (or accepts the cell,
+    # e.g. " 12.5 " with spaces). The progress bar moves on past the bytes
+    # the fast pass already reported.
+    seen = 0
+
+    def report_new_bytes(size: int) -> None:
+        nonlocal seen
+        fresh = max(0, min(size, seen + size - reported))
+        seen += size
+        if on_read and fresh:
+            on_read(fresh)
+
+    for batch, first_row in _text_batches(layout, include, report_new_bytes, skip_rows=rows_done):
+        yield _bulk_table(batch, first_row, found, de_codes, where, native=False)
+
+
+def _bulk_table(batch: pa.RecordBatch, first_row: int, found: dict[str, str], de_codes: dict[str, str],
+                where: str, *, native: bool) -> pa.Table:
+    """One batch of a bulk layout -> canonical columns.
+
+    ``native``: the numeric columns were parsed by Arrow as float64; a value
+    the checked path would refuse or convert differently (not finite, not a
+    whole code, out of range) raises :class:`_NativeConversionFailed`.
+    """
+    columns: dict[str, pa.Array] = {}
+    for canonical, source in found.items():
+        kind = CANONICAL_TYPES[canonical]
+        if pa.types.is_string(kind):
+            columns[canonical] = _to_text(batch.column(source))
+        elif native:
+            columns[canonical] = _native_number(batch.column(source), kind)
+        else:
+            columns[canonical] = to_number(
+                batch.column(source), kind, column=source, where=where, first_row=first_row
+            )
+    for canonical, source in de_codes.items():
+        mapping = codes.donor_de_to_dac() if canonical == "donor_code" else codes.recipient_de_to_dac()
+        columns[canonical] = _map_de_codes(batch.column(source), mapping, canonical.split("_")[0], where)
+    table = _finish(columns, batch.num_rows)
+    return _drop_blank_rows(table, where, first_row)
+
+
+def _native_number(array, target: pa.DataType) -> pa.Array:
+    """A float64 column parsed by Arrow -> ``target``, exactly as :func:`to_number` would convert it."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    # Arrow reads "nan", "inf" and "1e400" (as inf); the checked path refuses the first two.
+    if array.null_count < len(array) and not pc.all(pc.is_finite(array)).as_py():
+        raise _NativeConversionFailed("a value that is not a finite number")
+    if pa.types.is_floating(target):
+        return pc.cast(array, target)
+    try:  # a safe cast refuses fractions and out-of-range codes
+        return pc.cast(array, target)
+    except pa.ArrowInvalid as error:
+        raise _NativeConversionFailed(str(error)) from None
 
 
 def _summary_tables(layout: Layout, on_read) -> Iterator[pa.Table]:
