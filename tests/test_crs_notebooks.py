@@ -19,41 +19,14 @@ import oda_data
 from conftest import REPO_ROOT
 from crs_testlib import FIXTURES, REAL_SUMMARY
 from oda_data import crs_analysis
-from oda_data.narrative import unescape_markdown
+from notebook_testlib import NOTEBOOKS, images, run, said
 
-NOTEBOOKS = REPO_ROOT / "notebooks"
 DEMO = crs_analysis.demo_source_path()
 pytestmark = pytest.mark.notebooks
 
 
-def run(tmp_path, name: str, **parameters) -> nbformat.NotebookNode:
-    """Execute ``notebooks/<name>.ipynb`` with ``parameters``; return the executed notebook."""
-    output = tmp_path / f"{name}.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"), str(output), parameters=parameters, kernel_name="python3",
-        cwd=str(NOTEBOOKS), progress_bar=False, log_output=False,
-    )
-    return nbformat.read(output, as_version=4)
-
-
-def said(notebook: nbformat.NotebookNode) -> str:
-    """Everything the notebook showed a reader, as plain text (Markdown unescaped, bold marks dropped)."""
-    pieces = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if output.output_type == "stream":
-                pieces.append(output.text)
-            elif "text/markdown" in output.get("data", {}):
-                pieces.append(unescape_markdown(re.sub(r"(?<!\\)\*\*", "", output.data["text/markdown"])))
-    return "\n".join(pieces)
-
-
 def raw_outputs(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(str(o) for c in notebook.cells for o in c.get("outputs", []))
-
-
-def images(notebook: nbformat.NotebookNode) -> int:
-    return sum("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
 
 
 def usd(value: float) -> str:
