@@ -1,21 +1,39 @@
-"""Parquet cache of CRS sources: convert once, then scan with filters pushed down.
+"""Parquet cache of CRS sources: convert once, then read only the row groups a query needs.
 
 * **Where**: :func:`cache_dir` = ``$ODA_DATA_CACHE`` when set, else the user
   cache folder of ``platformdirs`` (``.../oda_data/crs``).
 * **Key**: a cached file is named ``<stem>-<path hash>-<state hash>.parquet``;
   the path hash comes from the source's resolved path, the state hash from its
-  size, modification time (ns), the reader options (``sdmx_rows``) and
-  :data:`CACHE_FORMAT`. A changed source gets a new file; the stale files of the
+  size, modification time (ns), the reader options (``sdmx_rows``),
+  :data:`CACHE_FORMAT` and the theme rules (:func:`~oda_data.crs.themes.rules_fingerprint`).
+  A changed source, format or rule file gets a new file; the stale files of the
   same source are removed when the new one is written.
+* **Two files per source.** The ``.parquet`` file holds the canonical columns
+  (:data:`~oda_data.crs.schema.CANONICAL_ARROW_SCHEMA`, nothing else: any
+  Parquet tool can read it). Its *companion* ``.rows`` file (Parquet too, see
+  :func:`companion_path`) holds, row for row and row group for row group,
+  ``source_row`` (the row's position in the source) and the ``theme`` /
+  ``theme_rule`` that :func:`oda_data.tag_themes` gives it, computed once at
+  conversion.
+* **Layout for pruning.** The source is cut into *runs* of :data:`RUN_ROWS`
+  rows. Each run is sorted: first its rows with a theme, by donor, theme and
+  year, in row groups of :data:`THEMED_ROW_GROUP_SIZE` rows; then the other
+  rows, by donor and year, in row groups of :data:`ROW_GROUP_SIZE`. Parquet's
+  min/max statistics then let a query skip every row group of other donors,
+  and every row group without the themes asked for. Readers put the rows
+  back in source order with ``source_row`` (:mod:`oda_data.crs.reader`).
+  The row groups of each run are listed in the metadata (``oda_data.runs``).
 * **Conversion** (:func:`ingest`) streams the source batch by batch
-  (``pyarrow.csv.open_csv`` for text, Parquet row groups for Parquet) into a
-  ``ParquetWriter``: memory stays bounded for GB files. Bulk Parquet sources
-  are converted too (not scanned in place) because their column names and types
-  differ from the canonical ones; the streaming conversion is cheap.
-* **Safety**: the file is written to a temporary name in the cache folder and
-  moved in place with ``os.replace`` (atomic), under a per-source
-  ``filelock.FileLock``: two processes reading the same new source convert it
-  once and never see a half-written file.
+  (``pyarrow.csv.open_csv`` for text, Parquet row groups for Parquet); one
+  run at a time is tagged, sorted and written by a worker thread while the
+  next run is read, so memory stays bounded (about two runs) for GB files.
+  Bulk Parquet sources are converted too (not scanned in place) because their
+  column names and types differ from the canonical ones.
+* **Safety**: both files are written to temporary names in the cache folder
+  and moved in place with ``os.replace`` (atomic), the companion first, under
+  a per-source ``filelock.FileLock``: two processes reading the same new
+  source convert it once and never see a half-written file. A ``.parquet``
+  file whose companion is missing is converted again.
 * **Metadata**: each cached file carries its source path, size, mtime, row count
   and creation time in the Parquet key-value metadata (``oda_data.*``), which
   ``oda-data cache list`` shows, plus reader notes re-emitted as warnings on
@@ -30,24 +48,41 @@ import os
 import re
 import tempfile
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import platformdirs
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from .layouts import CRSLayoutWarning, SDMX_ROW_CHOICES, detect_layout, read_canonical_batches
-from .schema import CANONICAL_ARROW_SCHEMA
+from .layouts import SDMX_ROW_CHOICES, detect_layout, read_canonical_batches
+from .schema import CANONICAL_ARROW_SCHEMA, TEXT_COLUMNS
+from .themes import rules_fingerprint, theme_arrays
 
 #: Environment variable that overrides the cache folder.
 CACHE_ENV_VAR = "ODA_DATA_CACHE"
 #: Bump when the canonical schema or the readers change what they write.
-CACHE_FORMAT = "crs-canonical-1"
-#: Rows per Parquet row group: big enough for scan speed, small enough for pruning.
-ROW_GROUP_SIZE = 250_000
+#: 2: runs sorted by donor/theme/year, companion file with source_row and themes.
+CACHE_FORMAT = "crs-canonical-2"
+#: Rows sorted together: bounds the conversion's memory (about two runs).
+RUN_ROWS = 500_000
+#: Rows per row group of untagged rows: big enough for scan speed, small enough for pruning.
+ROW_GROUP_SIZE = 65_536
+#: Rows per row group of tagged rows: few rows, read by every ``themes=`` query.
+THEMED_ROW_GROUP_SIZE = 4_096
+#: Suffix of the companion file (source_row, theme, theme_rule).
+COMPANION_SUFFIX = ".rows"
+#: Arrow schema of the companion file.
+COMPANION_SCHEMA = pa.schema([
+    pa.field("source_row", pa.int64(), nullable=False),
+    pa.field("theme", pa.string()),
+    pa.field("theme_rule", pa.string()),
+])
 _LOCK_TIMEOUT_S = 3600  # a GB conversion by another process can take minutes
 _META_PREFIX = "oda_data."
 
@@ -83,11 +118,26 @@ def cached_path(source, *, sdmx_rows: str = "auto") -> Path:
     source = Path(source).resolve()
     stat = source.stat()
     path_key = _digest(str(source))
-    state_key = _digest(f"{stat.st_size}|{stat.st_mtime_ns}|{sdmx_rows}|{CACHE_FORMAT}")
+    state_key = _digest(f"{stat.st_size}|{stat.st_mtime_ns}|{sdmx_rows}|{CACHE_FORMAT}|{rules_fingerprint()}")
     return cache_dir() / f"{_slug(source.stem)}-{path_key}-{state_key}.parquet"
 
 
+def companion_path(cached) -> Path:
+    """Return the companion file of a cached Parquet file (``<name>.rows`` beside it).
+
+    It holds ``source_row``, ``theme`` and ``theme_rule`` (:data:`COMPANION_SCHEMA`)
+    for the rows of ``cached``, in the same order and row groups.
+    """
+    cached = Path(cached)
+    return cached.with_name(cached.stem + COMPANION_SUFFIX)
+
+
+def _is_complete(cached: Path) -> bool:
+    return cached.exists() and companion_path(cached).exists()
+
+
 def _path_prefix(cached: Path) -> str:
+    """``<stem>-<path hash>`` of a cached or companion file name."""
     return cached.name.rsplit("-", 1)[0]
 
 
@@ -120,13 +170,13 @@ def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto") -> Path:
         raise FileNotFoundError(f"CRS source not found: {source}")
     source = source.resolve()
     target = cached_path(source, sdmx_rows=sdmx_rows)
-    if target.exists():
+    if _is_complete(target):
         CACHE_STATS["hits"] += 1
         return target
     lock = FileLock(str(target.parent / f"{_path_prefix(target)}.lock"), timeout=_LOCK_TIMEOUT_S)
     try:
         with lock:
-            if target.exists():  # another process converted it while we waited
+            if _is_complete(target):  # another process converted it while we waited
                 CACHE_STATS["hits"] += 1
                 return target
             _convert(source, target, progress=progress, sdmx_rows=sdmx_rows)
@@ -149,26 +199,40 @@ def _convert(source: Path, target: Path, *, progress: bool, sdmx_rows: str) -> N
         unit = "row" if layout.kind == "bulk_parquet" else "B"
         bar = tqdm(total=layout.size or None, unit=unit, unit_scale=True,
                    desc=f"ingest {source.name}", leave=False)
-    rows = 0
-    notes: list[str] = []
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".tmp", dir=target.parent)
-    os.close(handle)
+    companion = companion_path(target)
+    temporaries = []
+    for final in (target, companion):
+        handle, temporary = tempfile.mkstemp(prefix=f".{final.name}-", suffix=".tmp", dir=target.parent)
+        os.close(handle)
+        temporaries.append(temporary)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with pq.ParquetWriter(temporary, CANONICAL_ARROW_SCHEMA, compression="zstd") as writer:
-                for table in read_canonical_batches(
-                    layout, on_read=bar.update if bar else None, sdmx_rows=sdmx_rows
-                ):
-                    if table.num_rows:
-                        writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
-                        rows += table.num_rows
+            with pq.ParquetWriter(temporaries[0], CANONICAL_ARROW_SCHEMA, compression="zstd") as writer, \
+                    pq.ParquetWriter(temporaries[1], COMPANION_SCHEMA, compression="zstd") as companion_writer:
+                runs = _RunWriter(writer, companion_writer)
+                with runs:
+                    pending: list[pa.Table] = []
+                    pending_rows = 0
+                    for table in read_canonical_batches(
+                        layout, on_read=bar.update if bar else None, sdmx_rows=sdmx_rows
+                    ):
+                        if table.num_rows:
+                            pending.append(table)
+                            pending_rows += table.num_rows
+                        if pending_rows >= RUN_ROWS:
+                            runs.submit(pa.concat_tables(pending))
+                            pending, pending_rows = [], 0
+                    if pending_rows:
+                        runs.submit(pa.concat_tables(pending))
+                rows = runs.rows
                 if rows == 0:
                     writer.write_table(CANONICAL_ARROW_SCHEMA.empty_table())
+                    companion_writer.write_table(COMPANION_SCHEMA.empty_table())
                 notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
                 stat = source.stat()
                 # Footer metadata, written with the file: what `cache list` shows.
-                writer.add_key_value_metadata({
+                metadata = {
                     f"{_META_PREFIX}{key}": value for key, value in {
                         "source": str(source),
                         "source_size": str(stat.st_size),
@@ -177,28 +241,111 @@ def _convert(source: Path, target: Path, *, progress: bool, sdmx_rows: str) -> N
                         "rows": str(rows),
                         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "format": CACHE_FORMAT,
+                        "theme_rules": rules_fingerprint(),
                         "sdmx_rows": sdmx_rows,
                         "notes": json.dumps(notes),
+                        "runs": json.dumps(runs.row_groups_per_run),
                     }.items()
-                })
+                }
+                writer.add_key_value_metadata(metadata)
+                companion_writer.add_key_value_metadata(metadata)
         for warning in caught:  # pass the reader's warnings on to the caller
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-        os.replace(temporary, target)
+        # Companion first: a .parquet file is only ever seen with its companion.
+        os.replace(temporaries[1], companion)
+        os.replace(temporaries[0], target)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        for temporary in temporaries:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
         raise
     finally:
         if bar is not None:
             bar.close()
 
 
+class _RunWriter:
+    """Tag, sort and write runs of rows in a worker thread, one run at a time.
+
+    The thread overlaps the tagging (regular expressions), sorting and Parquet
+    encoding of one run with the reading of the next (Arrow releases the GIL).
+    At most one run waits while another is written, which bounds memory.
+    """
+
+    def __init__(self, writer: pq.ParquetWriter, companion_writer: pq.ParquetWriter):
+        self._writer = writer
+        self._companion_writer = companion_writer
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oda-data-ingest")
+        self._running: Future | None = None
+        self.rows = 0
+        self.row_groups_per_run: list[int] = []
+
+    def submit(self, table: pa.Table) -> None:
+        self._wait()
+        rows = table.num_rows
+        # Hand the table over in a list the worker empties: the run's memory
+        # is freed as soon as it is sorted, not when the whole job ends.
+        self._running = self._executor.submit(self._write_run, [table], self.rows)
+        self.rows += rows
+
+    def _wait(self) -> None:
+        if self._running is not None:
+            running, self._running = self._running, None
+            running.result()  # re-raises the worker's error here
+
+    def __enter__(self) -> "_RunWriter":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        try:
+            if error is None:
+                self._wait()
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def _write_run(self, handed_over: list[pa.Table], first_row: int) -> None:
+        self.row_groups_per_run.append(
+            write_sorted_run(self._writer, self._companion_writer, handed_over.pop(), first_row)
+        )
+
+
+def write_sorted_run(writer: pq.ParquetWriter, companion_writer: pq.ParquetWriter,
+                     table: pa.Table, first_row: int) -> int:
+    """Tag one run of canonical rows, sort it for pruning, write it; return its row-group count.
+
+    Rows with a theme come first, sorted by donor, theme and year, in row
+    groups of :data:`THEMED_ROW_GROUP_SIZE`; then the other rows by donor and
+    year, in row groups of :data:`ROW_GROUP_SIZE`. The sort is stable, so rows
+    with the same keys keep their source order.
+    """
+    length = table.num_rows
+    theme, rule = theme_arrays(table["purpose_code"], [table[name] for name in TEXT_COLUMNS])
+    keys = pa.table({
+        "untagged": pc.is_null(theme), "donor_code": table["donor_code"], "theme": theme, "year": table["year"],
+    })
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending", "at_end") for name in keys.column_names])
+    extra = pa.table({"source_row": np.arange(first_row, first_row + length, dtype=np.int64),
+                      "theme": theme, "theme_rule": rule}, schema=COMPANION_SCHEMA)
+    table, extra = table.take(order), extra.take(order)
+    tagged = length - (pc.sum(pc.is_null(theme)).as_py() or 0)
+    row_groups = 0
+    for start, stop, size in ((0, tagged, THEMED_ROW_GROUP_SIZE), (tagged, length, ROW_GROUP_SIZE)):
+        if stop > start:
+            # One write_table call per part: a row group never mixes tagged and untagged rows.
+            writer.write_table(table.slice(start, stop - start), row_group_size=size)
+            companion_writer.write_table(extra.slice(start, stop - start), row_group_size=size)
+            row_groups += -(-(stop - start) // size)
+    return row_groups
+
+
 def _remove_stale(current: Path) -> None:
     prefix = _path_prefix(current)
-    for other in current.parent.glob(f"{glob_escape(prefix)}-*.parquet"):
-        if other != current and _path_prefix(other) == prefix:
-            with contextlib.suppress(FileNotFoundError):
-                other.unlink()
+    keep = {current.name, companion_path(current).name}
+    for pattern in (f"{glob_escape(prefix)}-*.parquet", f"{glob_escape(prefix)}-*{COMPANION_SUFFIX}"):
+        for other in current.parent.glob(pattern):
+            if other.name not in keep and _path_prefix(other) == prefix:
+                with contextlib.suppress(FileNotFoundError):
+                    other.unlink()
 
 
 def glob_escape(text: str) -> str:
@@ -207,7 +354,7 @@ def glob_escape(text: str) -> str:
 
 @dataclass(frozen=True)
 class CacheEntry:
-    """One cached conversion, as listed by ``oda-data cache list``."""
+    """One cached conversion, as listed by ``oda-data cache list`` (size: both files)."""
 
     path: Path
     source: str
@@ -236,10 +383,11 @@ def list_cache() -> list[CacheEntry]:
             meta = read_metadata(path)
         except (pa.ArrowInvalid, OSError):  # a foreign or damaged file: show it anyway
             meta = {}
+        companion = companion_path(path)
         entries.append(CacheEntry(
             path=path,
             source=meta.get("source", "?"),
-            size_bytes=path.stat().st_size,
+            size_bytes=path.stat().st_size + (companion.stat().st_size if companion.exists() else 0),
             rows=int(meta.get("rows", -1)),
             created=meta.get("created", "?"),
             layout=meta.get("layout", "?"),
@@ -249,14 +397,14 @@ def list_cache() -> list[CacheEntry]:
 
 
 def clear_cache() -> int:
-    """Delete every cached conversion (and lock / temporary files); return how many."""
+    """Delete every cached conversion (and companion, lock and temporary files); return how many."""
     removed = 0
     folder = cache_dir()
     for path in folder.glob("*.parquet"):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed += 1
-    for pattern in ("*.lock", ".*.tmp"):
+    for pattern in (f"*{COMPANION_SUFFIX}", "*.lock", ".*.tmp"):
         for path in folder.glob(pattern):
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -1,20 +1,36 @@
-"""``read_crs``: any CRS layout -> the canonical frame, through the Parquet cache."""
+"""``read_crs``: any CRS layout -> the canonical frame, through the Parquet cache.
+
+A read opens the cached Parquet file and its companion (see
+:mod:`oda_data.crs.cache`) and, for each run of the source:
+
+1. keeps the row groups whose min/max statistics can hold the codes, years
+   and themes asked for (the cache is sorted for this: other donors' row
+   groups, and untagged row groups for a ``themes=`` query, are skipped
+   without being read);
+2. reads the filter columns of those row groups, computes the row mask, and
+   reads the other columns only of the row groups with matching rows;
+3. puts the rows back in source order (``source_row``).
+
+The rows of the result are therefore always in the order of the source file
+(the order of the activities in the OECD file), whatever the filters.
+"""
 from __future__ import annotations
 
 import json
 import warnings
 from collections.abc import Iterable
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from ..themes import theme_label
 from . import cache, codes
 from .layouts import SDMX_ROW_CHOICES, CRSLayoutWarning
-from .schema import CANONICAL_COLUMNS, TEXT_COLUMNS
-from .themes import theme_arrays
+from .schema import CANONICAL_COLUMNS
 
 THEME_COLUMNS = ("theme", "theme_rule")
 
@@ -129,36 +145,175 @@ def read_crs(
         for note in json.loads(cache.read_metadata(cached).get("notes", "[]")):
             warnings.warn(note, CRSLayoutWarning, stacklevel=2)
 
-    filters = []
-    for name, values in (("donor_code", donor_codes), ("recipient_code", recipient_codes),
-                         ("purpose_code", purpose_list), ("year", year_list)):
-        if values is not None:
-            filters.append(ds.field(name).isin(pa.array(values, pa.int32())))
-    expression = None
-    for item in filters:
-        expression = item if expression is None else expression & item
-
+    filters = {
+        name: values
+        for name, values in (("donor_code", donor_codes), ("recipient_code", recipient_codes),
+                             ("purpose_code", purpose_list), ("year", year_list))
+        if values is not None
+    }
     output = wanted or [*CANONICAL_COLUMNS, *(THEME_COLUMNS if theme_list else ())]
-    need_themes = bool(theme_list) or any(name in THEME_COLUMNS for name in output)
-    scan = [name for name in output if name not in THEME_COLUMNS]
-    if need_themes:
-        scan += ["purpose_code", *TEXT_COLUMNS]
     check = {"donor_code": donor_codes, "recipient_code": recipient_codes, "purpose_code": purpose_list}
-    scan += [name for name, values in check.items() if values]
-    scan = list(dict.fromkeys(scan))
-
-    table = ds.dataset(cached, format="parquet").to_table(columns=scan, filter=expression)
-    for (name, values), kind, parameter in zip(
-        check.items(), ("donor", "recipient", "purpose"), ("donors", "recipients", "purpose_codes")
-    ):
-        if values and set(values) - codes.known_codes(kind):
-            present = pc.unique(table[name]).to_pylist()
-            codes.check_filter_codes(values, present, kind, parameter, source)
-
-    if need_themes:
-        theme, rule = theme_arrays(table["purpose_code"], [table[name] for name in TEXT_COLUMNS])
-        table = table.append_column("theme", theme).append_column("theme_rule", rule)
-        if theme_list:
-            table = table.filter(pc.fill_null(pc.is_in(table["theme"], pa.array(theme_list)), False))
+    with CachedCRS(cached) as crs:
+        for (name, values), kind, parameter in zip(
+            check.items(), ("donor", "recipient", "purpose"), ("donors", "recipients", "purpose_codes")
+        ):
+            if values and set(values) - codes.known_codes(kind):
+                # "present": in the rows the code and year filters keep (themes aside).
+                codes.check_filter_codes(values, crs.present_codes(name, filters), kind, parameter, source)
+        table = crs.read(
+            filters,
+            theme_list or None,
+            [name for name in output if name not in THEME_COLUMNS],
+            [name for name in output if name in THEME_COLUMNS],
+        )
     frame = table.select(output).to_pandas(types_mapper=pd.ArrowDtype)
     return frame
+
+
+class CachedCRS:
+    """A cached conversion opened for reading: row-group pruning and source order.
+
+    Parameters
+    ----------
+    cached : path
+        A cached Parquet file from :func:`oda_data.crs.cache.ingest`; its
+        companion (``source_row``, ``theme``, ``theme_rule``) must sit beside it.
+
+    Raises
+    ------
+    RuntimeError
+        The two files do not match row group for row group (damaged cache).
+    """
+
+    def __init__(self, cached):
+        self.path = Path(cached)
+        self._main = pq.ParquetFile(self.path)
+        self._companion = pq.ParquetFile(cache.companion_path(self.path))
+        main, companion = self._main.metadata, self._companion.metadata
+        sizes = [main.row_group(i).num_rows for i in range(main.num_row_groups)]
+        if sizes != [companion.row_group(i).num_rows for i in range(companion.num_row_groups)]:
+            self.close()
+            raise RuntimeError(
+                f"{self.path}: the cached file and its companion {cache.companion_path(self.path).name} "
+                "do not match row group for row group; run `oda-data cache clear` and read again"
+            )
+        self._sizes = sizes
+        self._main_index = {name: i for i, name in enumerate(self._main.schema_arrow.names)}
+        self._companion_index = {name: i for i, name in enumerate(self._companion.schema_arrow.names)}
+        per_run = json.loads(cache.read_metadata(self.path).get("runs", "[]"))
+        if sum(per_run) != len(sizes):  # an empty source (one empty row group): one run
+            per_run = [len(sizes)]
+        bounds = np.cumsum([0, *per_run])
+        self._runs = [range(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+    # ------------------------------------------------------------ context
+    def close(self) -> None:
+        for handle in (getattr(self, "_main", None), getattr(self, "_companion", None)):
+            if handle is not None:
+                handle.close()
+
+    def __enter__(self) -> "CachedCRS":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ pruning
+    @staticmethod
+    def _may_hold(metadata, column: int, values) -> bool:
+        """Whether the column chunk's statistics allow a row with one of ``values``."""
+        chunk = metadata.column(column)
+        stats = chunk.statistics
+        if stats is None:
+            return True
+        if stats.has_null_count and stats.null_count == metadata.num_rows:
+            return False  # only nulls: no value can match
+        if not stats.has_min_max:
+            return True
+        low, high = stats.min, stats.max
+        return any(low <= value <= high for value in values)
+
+    def _row_group_may_match(self, group: int, filters: dict, themes) -> bool:
+        if self._sizes[group] == 0:
+            return False
+        if filters:
+            metadata = self._main.metadata.row_group(group)
+            for name, values in filters.items():
+                if not self._may_hold(metadata, self._main_index[name], values):
+                    return False
+        if themes:
+            metadata = self._companion.metadata.row_group(group)
+            if not self._may_hold(metadata, self._companion_index["theme"], themes):
+                return False
+        return True
+
+    # ------------------------------------------------------------ reading
+    def _mask(self, groups: list[int], filters: dict, themes) -> np.ndarray:
+        """Boolean mask of the rows of ``groups`` that pass every filter."""
+        mask = np.ones(sum(self._sizes[g] for g in groups), dtype=bool)
+        if filters:
+            probe = self._main.read_row_groups(groups, columns=list(filters))
+            for name, values in filters.items():
+                keep = pc.is_in(probe[name], value_set=pa.array(values, pa.int32()))
+                mask &= pc.fill_null(keep, False).to_numpy(zero_copy_only=False)
+        if themes:
+            theme = self._companion.read_row_groups(groups, columns=["theme"])["theme"]
+            keep = pc.is_in(theme, value_set=pa.array(themes, pa.string()))
+            mask &= pc.fill_null(keep, False).to_numpy(zero_copy_only=False)
+        return mask
+
+    def _read_run(self, groups: list[int], filters: dict, themes, columns: list[str],
+                  theme_columns: list[str]) -> pa.Table:
+        mask = None
+        if filters or themes:
+            mask = self._mask(groups, filters, themes)
+            # Late materialisation: the wide columns only of row groups with a matching row.
+            ends = np.cumsum([self._sizes[g] for g in groups])
+            starts = ends - [self._sizes[g] for g in groups]
+            running = np.concatenate([[0], np.cumsum(mask)])
+            hits = running[ends] - running[starts]
+            if not hits.any():
+                return None
+            if not hits.all():
+                mask = np.concatenate([mask[a:b] for a, b, n in zip(starts, ends, hits) if n])
+                groups = [g for g, n in zip(groups, hits) if n]
+        extra = self._companion.read_row_groups(groups, columns=["source_row", *theme_columns])
+        table = self._main.read_row_groups(groups, columns=columns) if columns else None
+        for name in extra.column_names:
+            table = extra.select([name]) if table is None else table.append_column(extra.schema.field(name), extra[name])
+        if mask is not None and not mask.all():
+            table = table.filter(pa.array(mask))
+        # Back to source order: within a run, rows were sorted by donor, theme and year.
+        order = pc.sort_indices(table["source_row"])
+        return table.take(order)
+
+    def read(self, filters: dict[str, list[int]], themes: list[str] | None, columns: list[str],
+             theme_columns: list[str]) -> pa.Table:
+        """Rows passing ``filters`` (column -> codes) and ``themes``, in source order.
+
+        Returns ``columns`` of the canonical file then ``theme_columns`` of the
+        companion, plus ``source_row``.
+        """
+        pieces = []
+        for run in self._runs:
+            groups = [g for g in run if self._row_group_may_match(g, filters, themes)]
+            if groups:
+                piece = self._read_run(groups, filters, themes, columns, theme_columns)
+                if piece is not None and piece.num_rows:
+                    pieces.append(piece)
+        if pieces:
+            return pa.concat_tables(pieces)
+        fields = [self._main.schema_arrow.field(name) for name in columns]
+        fields += [self._companion.schema_arrow.field(name) for name in ("source_row", *theme_columns)]
+        return pa.schema(fields).empty_table()
+
+    def present_codes(self, name: str, filters: dict[str, list[int]]) -> list[int]:
+        """Distinct values of ``name`` in the rows that pass ``filters`` (for the unknown-code check)."""
+        values = set()
+        for run in self._runs:
+            groups = [g for g in run if self._row_group_may_match(g, filters, None)]
+            if groups:
+                mask = self._mask(groups, filters, None)
+                column = self._main.read_row_groups(groups, columns=[name])[name]
+                values.update(pc.unique(column.filter(pa.array(mask))).to_pylist())
+        return sorted(value for value in values if value is not None)
