@@ -220,9 +220,10 @@ def _convert(source: Path, target: Path, *, progress: bool, sdmx_rows: str) -> N
                         if table.num_rows:
                             pending.append(table)
                             pending_rows += table.num_rows
-                        if pending_rows >= RUN_ROWS:
-                            runs.submit(pa.concat_tables(pending))
-                            pending, pending_rows = [], 0
+                        while pending_rows >= RUN_ROWS:  # runs of exactly RUN_ROWS rows
+                            rest = pa.concat_tables(pending)
+                            runs.submit(rest.slice(0, RUN_ROWS))
+                            pending, pending_rows = [rest.slice(RUN_ROWS)], pending_rows - RUN_ROWS
                     if pending_rows:
                         runs.submit(pa.concat_tables(pending))
                 rows = runs.rows
