@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -221,6 +222,7 @@ def theme_arrays(purpose_code, texts) -> tuple[pa.Array, pa.Array]:
 
 def _ordered_rules(purpose: pa.Array, text: pa.Array, rules: ThemeRules) -> tuple[pa.Array, pa.Array]:
     """The documented precedence on every row given: keyword rules in order, then purpose codes."""
+    purpose, text = (a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in (purpose, text))
     length = len(purpose)
     security = pc.fill_null(pc.is_in(purpose, value_set=pa.array(sorted(rules.security_codes), pa.int64())), False)
     purpose_suffix = pc.fill_null(
@@ -234,15 +236,22 @@ def _ordered_rules(purpose: pa.Array, text: pa.Array, rules: ThemeRules) -> tupl
             candidate = pc.and_(candidate, security)
         if not pc.any(candidate).as_py():
             continue
-        found = pc.struct_field(pc.extract_regex(text, pattern=keyword_rule.pattern), "kw")
-        hit = pc.and_(candidate, pc.is_valid(found))
-        if not pc.any(hit).as_py():
+        # Search only the rows this rule may still tag (untagged, right purpose), and
+        # extract the matched text (slow in RE2: captures) only where it matches.
+        rows = pc.indices_nonzero(candidate)
+        matches = pc.match_substring_regex(pc.take(text, rows), pattern=keyword_rule.pattern)
+        if not pc.any(matches).as_py():
             continue
+        rows = pc.filter(rows, matches)
+        found = pc.struct_field(pc.extract_regex(pc.take(text, rows), pattern=keyword_rule.pattern), "kw")
         # normalise the matched text: lower case, one space between words
         matched = pc.replace_substring_regex(pc.utf8_lower(found), r"\s+", " ")
-        label = pc.binary_join_element_wise("keyword:", matched, purpose_suffix, "")
+        label = pc.binary_join_element_wise("keyword:", matched, pc.take(purpose_suffix, rows), "")
+        hit = np.zeros(length, dtype=bool)
+        hit[rows.to_numpy()] = True
+        hit = pa.array(hit)
         theme = pc.if_else(hit, pa.scalar(keyword_rule.theme), theme)
-        rule = pc.if_else(hit, label, rule)
+        rule = pc.replace_with_mask(rule, hit, label)
     codes = pa.array(list(rules.specific), pa.int64())
     defaults = pc.take(pa.array(list(rules.specific.values()), pa.string()), pc.index_in(purpose, value_set=codes))
     by_purpose = pc.and_(pc.is_null(theme), pc.is_valid(defaults))
