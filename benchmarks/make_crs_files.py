@@ -128,6 +128,13 @@ _CHANNELS = ((11000, "Donor Government"), (12000, "Recipient Government"), (2100
 _FLOW_NAMES = {11: "ODA Grants", 13: "ODA Loans", 19: "Equity Investment"}
 
 
+def _flow_names(flow: pa.Array) -> pa.Array:
+    """Flow names for flow codes of any size (the fixtures use codes above 99 too)."""
+    largest = max(int(pc.max(flow).as_py() or 0), max(_FLOW_NAMES)) + 1
+    names = pa.array([_FLOW_NAMES.get(code, "Other Official Flows") for code in range(largest)])
+    return pc.take(names, flow)
+
+
 def _read_shared_sample(path: Path) -> pa.Table:
     """The real sample: drop its trailing empty ``,,,`` lines, keep the seed columns."""
     table = pacsv.read_csv(path)
@@ -257,7 +264,7 @@ def make_chunk(seeds: pa.Table, rows: int, first_serial: int, rng: np.random.Gen
         "RecipientCode": column["recipient_code"], "RecipientName": recipient_name,
         "RegionCode": pa.array(region_code), "RegionName": region_name,
         "FlowCode": flow,
-        "FlowName": pc.take(pa.array([_FLOW_NAMES.get(i, "Other Official Flows") for i in range(100)]), flow),
+        "FlowName": _flow_names(flow),
         "Bi_Multi": pa.array(np.where(rng.random(rows) < 0.9, 1, 3)),
         "Category": pa.array(np.full(rows, 10)),
         "Finance_t": column["finance_type"],
