@@ -811,7 +811,8 @@ def export_html(nb, *, title: str) -> str:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+                            exclude_output_prompt=True, template_name="report",
+                            extra_template_basedirs=[str(Path(__file__).parent / "templates")])
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     return body
 

@@ -327,6 +327,8 @@ reports:
     assert "TOTAL_IN_USD" in page and "Tiny security report" in page
     assert "raise ValueError" not in page and "print(" not in page  # no code cells
     assert 'currency = "USD"' not in page and "In&nbsp;[" not in page
+    # Self-contained: reports open offline, so no script or stylesheet from a CDN.
+    assert not re.search(r'(src|href)="https?://', page)
     assert nbformat.read(output / "usd.ipynb", as_version=4).metadata.papermill.parameters == {
         "currency": "USD"}
 
