@@ -11,8 +11,9 @@ A read opens the cached Parquet file and its companion (see
    reads the other columns only of the row groups with matching rows;
 3. puts the rows back in source order (``source_row``).
 
-The rows of the result are therefore always in the order of the source file
-(the order of the activities in the OECD file), whatever the filters.
+The rows of the result are therefore always in the order the source's reader
+yields them (for bulk files, the order of the lines of the OECD file),
+whatever the filters.
 """
 from __future__ import annotations
 
@@ -89,8 +90,9 @@ def read_crs(
     """Read a CRS file of any real OECD layout into the canonical frame.
 
     The first read converts the source to Parquet in the cache
-    (:func:`oda_data.crs.cache.ingest`); every read then scans that Parquet
-    file with the filters and the column choice pushed down.
+    (:func:`oda_data.crs.cache.ingest`), tagging every row's theme once;
+    every read then reads only the row groups of that cache that can hold
+    the codes, years and themes asked for, and only the columns asked for.
 
     Parameters
     ----------
@@ -106,7 +108,8 @@ def read_crs(
         Reporting years to keep.
     themes : str or iterable of str, optional
         Ids of :data:`oda_data.THEMES`; keeps rows tagged with one of them by
-        :func:`oda_data.tag_themes` and adds ``theme`` and ``theme_rule``.
+        :func:`oda_data.tag_themes` and adds ``theme`` and ``theme_rule``
+        (stored in the cache: the same values ``tag_themes`` gives).
     columns : iterable of str, optional
         Canonical columns to return (plus ``theme``/``theme_rule``); default all.
     sdmx_rows : {"auto", "DD", "_T"}
@@ -119,7 +122,10 @@ def read_crs(
     -------
     pandas.DataFrame
         Canonical columns (see :mod:`oda_data.crs.schema`) with pyarrow-backed
-        dtypes; amounts in USD millions.
+        dtypes; amounts in USD millions. Rows keep the source's order (bulk
+        and summary files: the order of their lines; Data Explorer files: the
+        order of the activities after pivoting), whatever the filters; the
+        index is a fresh RangeIndex.
 
     Raises
     ------
