@@ -8,7 +8,6 @@ themes -- and that queries really skip row groups.
 from __future__ import annotations
 
 import csv
-import io
 import multiprocessing
 import os
 import shutil
@@ -21,7 +20,7 @@ import pytest
 
 import oda_data
 from oda_data.cli import main
-from oda_data.crs import CANONICAL_COLUMNS, cache, layouts, reader
+from oda_data.crs import CANONICAL_COLUMNS, cache, layouts
 from oda_data.crs import themes as crs_themes
 
 from crs_testlib import FIXTURES, bulk_text_rows
@@ -164,7 +163,7 @@ def test_layout_sorted_runs_with_aligned_companion(many):
     assert companion.schema_arrow == cache.COMPANION_SCHEMA
     groups = main_file.metadata.num_row_groups
     assert groups == companion.metadata.num_row_groups > 20
-    runs = [int(n) for n in cache.read_metadata(cached)["runs"].strip("[]").split(",")]
+    runs = cache.row_groups_per_run(main_file.metadata)
     assert sum(runs) == groups and len(runs) == 4  # 2,400 rows in runs of 700
     start = 0
     for count in runs:

@@ -418,6 +418,15 @@ def read_metadata(cached: Path) -> dict[str, str]:
     }
 
 
+def row_groups_per_run(metadata: pq.FileMetaData) -> list[int]:
+    """How many row groups each run of a cached file has, in file order (``oda_data.runs``).
+
+    Empty for an empty source (whose file holds one empty row group).
+    """
+    raw = (metadata.metadata or {}).get(f"{_META_PREFIX}runs".encode(), b"[]")
+    return [int(count) for count in json.loads(raw)]
+
+
 def list_cache() -> list[CacheEntry]:
     """Return the cached conversions in :func:`cache_dir`, newest first."""
     entries = []

@@ -206,7 +206,7 @@ class CachedCRS:
         self._sizes = sizes
         self._main_index = {name: i for i, name in enumerate(self._main.schema_arrow.names)}
         self._companion_index = {name: i for i, name in enumerate(self._companion.schema_arrow.names)}
-        per_run = json.loads(cache.read_metadata(self.path).get("runs", "[]"))
+        per_run = cache.row_groups_per_run(main)
         if sum(per_run) != len(sizes):  # an empty source (one empty row group): one run
             per_run = [len(sizes)]
         bounds = np.cumsum([0, *per_run])
