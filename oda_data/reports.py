@@ -30,6 +30,8 @@ scheduling.
 """
 from __future__ import annotations
 
+import contextlib
+
 import argparse
 import concurrent.futures
 import datetime as dt
@@ -775,12 +777,13 @@ def run_report(task: dict) -> dict:
     try:
         nb = None
         try:
-            nb = papermill.execute_notebook(
-                str(notebook), temporary, parameters=task["parameters"], kernel_name=KERNEL_NAME,
-                # language: notebooks saved without kernel metadata still get parameters.
-                language="python", cwd=str(notebook.parent), progress_bar=False,
-                log_output=False,
-            )
+            with _local_kernel() as kernel:
+                nb = papermill.execute_notebook(
+                    str(notebook), temporary, parameters=task["parameters"], kernel_name=KERNEL_NAME,
+                    # language: notebooks saved without kernel metadata still get parameters.
+                    language="python", cwd=str(notebook.parent), progress_bar=False,
+                    log_output=False, km=kernel,
+                )
         except PapermillExecutionError as failure:
             error = _one_line(f"{failure.ename}: {failure.evalue}")
         except Exception as failure:  # no kernel, kernel died, unreadable notebook...
@@ -804,6 +807,27 @@ def run_report(task: dict) -> dict:
     return {"status": "failed" if error else "ok", "error": error,
             "duration_s": round(time.perf_counter() - started, 3),
             "html": html_name, "executed_notebook": executed}
+
+
+@contextlib.contextmanager
+def _local_kernel():
+    """A kernel manager that talks to its kernel over Unix sockets (IPC), not TCP.
+
+    Kernel and build run on the same machine: IPC opens no port, and ipykernel
+    stops warning on every start that TCP traffic is unencrypted. The socket
+    path must be absolute (kernel and build have different working folders)
+    and short (Unix sockets allow about 100 bytes), hence its own temp folder.
+    """
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory(prefix="oda-kernel-") as folder:
+        manager = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(folder, "k"))
+        try:
+            yield manager
+        finally:
+            # papermill leaves a kernel manager it was given running: stop it here.
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
 
 
 def export_html(nb, *, title: str) -> str:

@@ -438,3 +438,14 @@ def test_html_export_failure_leaves_no_page(project, monkeypatch):
     assert result["usd"].executed_notebook == "usd.ipynb" and (output / "usd.ipynb").is_file()
     assert leftover_temp_files(output) == []
     assert statuses(output) == {"usd": "failed"}
+
+
+@pytest.mark.notebooks
+def test_kernels_run_over_ipc_and_are_stopped(project, capfd):
+    """A build prints no kernel noise: no TCP warning (IPC sockets), no orphan kernel."""
+    schedule = write_schedule(project, "reports:\n  - name: usd\n" + _GOOD)
+    result = build_reports(schedule, project / "out", jobs=1, progress=False)
+    assert result.exit_code == 0
+    errors = capfd.readouterr().err
+    assert "Kernel is running over TCP" not in errors
+    assert "Parent appears to have exited" not in errors
