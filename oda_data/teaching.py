@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .money import convert, convert_amount, deflator, exchange_rate, money_label, rates_table
+from .narrative import DOLLAR, escape_markdown
 from .schema import KINDS, REGIONS
 from .themes import THEMES
 from .white_paper import REPORT_YEAR, white_paper
@@ -572,7 +573,6 @@ _STATUS_LABELS = {
     "unanswered": ("✏️", "Not answered yet"),
 }
 _STATUS_COLOURS = {"correct": "#2e7d32", "incorrect": "#c62828", "unanswered": "#6d6d6d"}
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
 
 
 @dataclass(frozen=True)
@@ -581,7 +581,9 @@ class CheckResult:
 
     ``text/plain`` is ``"<icon> <label>: <message>"`` (deterministic, so stored
     notebook outputs do not change between runs); Markdown and HTML reprs show
-    the same text, escaped, for JupyterLab and HTML reports.
+    the same text, escaped, for JupyterLab and HTML reports: a "$" (feedback
+    quotes dollar amounts) is written as :data:`oda_data.narrative.DOLLAR`, so
+    two of them are never typeset as TeX.
     """
 
     exercise_id: str
@@ -610,8 +612,7 @@ class CheckResult:
 
     def _repr_markdown_(self) -> str:
         icon, label = _STATUS_LABELS[self.status]
-        text = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(self.message, quote=False))
-        return f"**{icon} {label}** (exercise {html.escape(self.exercise_id)}): {text}"
+        return f"**{icon} {label}** (exercise {html.escape(self.exercise_id)}): {escape_markdown(self.message)}"
 
     def _repr_html_(self) -> str:
         icon, label = _STATUS_LABELS[self.status]
@@ -621,7 +622,7 @@ class CheckResult:
             f'padding: 0.4em 0.8em; margin: 0.2em 0;">'
             f'<strong style="color: {colour};">{icon} {label}</strong> '
             f"<small>(exercise {html.escape(self.exercise_id)})</small>: "
-            f"{html.escape(self.message, quote=False)}</div>"
+            f"{html.escape(self.message, quote=False).replace('$', DOLLAR)}</div>"
         )
 
 

@@ -19,6 +19,7 @@ import pytest
 import oda_data
 from oda_data import teaching
 from oda_data.money import convert_amount
+from oda_data.narrative import DOLLAR, unescape_markdown
 from oda_data.teaching import EXERCISES, CheckResult, check_answer, expected_answer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,6 +191,17 @@ def test_result_reprs_are_escaped_and_deterministic():
     assert " at 0x" not in repr(check_answer("1.4", 1))
     with pytest.raises(ValueError, match="unknown status 'maybe'"):
         CheckResult("1.1", "maybe", "")
+
+
+def test_result_reprs_never_leave_two_dollars_for_tex():
+    # Exercise 1.4's feedback quotes "$120 million ... ($247 million)": raw, the
+    # two "$" would be typeset as TeX in JupyterLab and nbconvert's HTML.
+    result = check_answer("1.4", expected_answer("1.4"))
+    assert result.correct and result.message.count("$") == 2
+    for shown in (result._repr_markdown_(), result._repr_html_()):
+        assert "$" not in shown.replace(DOLLAR, "")
+        assert shown.count(DOLLAR) == 2
+    assert unescape_markdown(result._repr_markdown_()).endswith(result.message)
 
 
 def test_exercises_per_notebook():
