@@ -850,7 +850,9 @@ class WhitePaperComparison:
         crs_usd_m`` (NaN when the source covers none of the years or carries
         no amounts of the flow), ``gap_usd_m`` (White Paper minus CRS),
         ``crs_share`` (CRS in % of the White Paper), ``reasons`` (list of
-        plain-language sentences) and ``note`` (from the query table).
+        plain-language sentences), ``note`` (from the query table) and
+        ``restates`` (the record_id a restatement restates in a second
+        currency, else None: the same money, so never counted twice).
     unmatched : pandas.DataFrame
         Figures without a counterpart: ``record_id, theme, kind, figure, reason``.
     source_years : tuple of int
@@ -1026,6 +1028,7 @@ def compare_white_paper(
             "crs_share": crs_total / wp_usd * 100.0 if pd.notna(wp_usd) and wp_usd else np.nan,
             "reasons": _reasons(record, query, covered, crs_total, wp_usd, context),
             "note": query.note,
+            "restates": record["equivalent_of"] if pd.notna(record["equivalent_of"]) else None,
         })
     matches = pd.DataFrame(rows)
     unmatched = pd.DataFrame([

@@ -317,13 +317,21 @@ def comparison_summary(comparison: WhitePaperComparison) -> str:
         "{m} cannot be found in the CRS by nature (below). The source covers {years}.",
         chapter="The chapter " + CHAPTER.split(", chapter ")[1], n=len(matches) + len(unmatched), k=len(matches),
         m=len(unmatched), years=_span(comparison.source_years) if comparison.source_years else "no year")
-    if len(with_both):
-        below = int((with_both["crs_usd_m"] < with_both["wp_usd_m"]).sum())
-        median = with_both["crs_share"].median()
+    # A restatement (the same pledge in a second currency) beside its original
+    # would count one amount twice in the count and the median.
+    twice = with_both["restates"].isin(with_both["record_id"])
+    counted = with_both.loc[~twice]
+    if len(counted):
+        below = int((counted["crs_usd_m"] < counted["wp_usd_m"]).sum())
+        median = counted["crs_share"].median()
         text += " " + markdown(
             "Of the {n} amounts with a CRS total, the chapter's figure is the larger in {below}; the CRS "
             "total is a median {median} of the chapter's figure.",
-            n=len(with_both), below=below, median=format_share(median))
+            n=len(counted), below=below, median=format_share(median))
+        restated = [f"{row.record_id} (the same amount as {row.restates} in a second currency)"
+                    for row in with_both.loc[twice].itertuples()]
+        if restated:
+            text += " " + markdown("Not counted twice: {items}.", items=join_words(restated))
     missing = matches.loc[matches["crs_usd_m"].isna(), "record_id"].tolist()
     if missing:
         text += " " + markdown("No CRS total could be computed for {ids} (see the readings).", ids=join_words(missing))

@@ -438,6 +438,21 @@ def test_white_paper_comparison_on_the_demo(tagged_demo):
     assert "fiscal years" in somalia
 
 
+def test_comparison_summary_counts_a_restated_amount_once():
+    comparison = ca.compare_white_paper(ca.CRSSource(DEMO, "demo"))
+    matches = comparison.matches.set_index("record_id")
+    # WP-CT-04 is WP-CT-03's $120 million stated in yen: one pledge, one CRS total.
+    assert matches.loc["WP-CT-04", "restates"] == "WP-CT-03"
+    assert matches.drop(index="WP-CT-04")["restates"].isna().all()
+    assert matches.loc["WP-CT-04", "crs_usd_m"] == matches.loc["WP-CT-03", "crs_usd_m"]
+    both = matches.loc[matches["wp_usd_m"].notna() & matches["crs_usd_m"].notna()].drop(index="WP-CT-04")
+    text = unescape_markdown(cn.comparison_summary(comparison))
+    larger = int((both["wp_usd_m"] > both["crs_usd_m"]).sum())
+    assert (f"Of the {len(both)} amounts with a CRS total, the chapter's figure is the larger in {larger}; "
+            f"the CRS total is a median {both['crs_share'].median():.1f}% of the chapter's figure.") in text
+    assert "Not counted twice: WP-CT-04 (the same amount as WP-CT-03 in a second currency)." in text
+
+
 def test_white_paper_comparison_when_years_are_not_covered():
     # The 24-activity fixture covers 2018-2020: WP-CT-08 (2016-2017) has no CRS total.
     comparison = ca.compare_white_paper(ca.CRSSource((FIXTURES / "bulk_2018_pipe_utf8.txt").resolve(), "parameter"))
