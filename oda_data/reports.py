@@ -30,9 +30,8 @@ scheduling.
 """
 from __future__ import annotations
 
-import contextlib
-
 import argparse
+import contextlib
 import concurrent.futures
 import datetime as dt
 import glob
@@ -52,6 +51,8 @@ from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from ._files import TEMP_SUFFIX, atomic_write, publish, temporary_beside
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
 DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"
@@ -92,7 +93,7 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Our temporary files: ".<target>.<random>.tmp" (and ".tmp.ipynb" for papermill,
 # which wants a notebook suffix); cleaned at the start of every build.
-_TEMP_SUFFIX = ".tmp"
+_TEMP_SUFFIX = TEMP_SUFFIX
 
 
 class ScheduleError(ValueError):
@@ -771,15 +772,12 @@ def run_report(task: dict) -> dict:
     html_name: str | None = None
     # papermill writes the notebook as it runs (and with the error cell when a
     # cell raises): let it write a temporary file, moved into place afterwards.
-    handle, temporary = tempfile.mkstemp(dir=output_dir, prefix=f".{executed_path.name}.",
-                                         suffix=_TEMP_SUFFIX + ".ipynb")
-    os.close(handle)
-    try:
+    with temporary_beside(executed_path, suffix=_TEMP_SUFFIX + ".ipynb") as temporary:
         nb = None
         try:
             with _local_kernel() as kernel:
                 nb = papermill.execute_notebook(
-                    str(notebook), temporary, parameters=task["parameters"], kernel_name=KERNEL_NAME,
+                    str(notebook), str(temporary), parameters=task["parameters"], kernel_name=KERNEL_NAME,
                     # language: notebooks saved without kernel metadata still get parameters.
                     language="python", cwd=str(notebook.parent), progress_bar=False,
                     log_output=False, km=kernel,
@@ -789,7 +787,7 @@ def run_report(task: dict) -> dict:
         except Exception as failure:  # no kernel, kernel died, unreadable notebook...
             error = _one_line(f"{type(failure).__name__}: {failure}")
         if os.path.getsize(temporary) > 0:
-            _publish(temporary, executed_path)
+            publish(temporary, executed_path)
             executed = executed_path.name
         if error is None:
             try:
@@ -797,8 +795,6 @@ def run_report(task: dict) -> dict:
                 html_name = page_path.name
             except Exception as failure:
                 error = _one_line(f"HTML export failed: {type(failure).__name__}: {failure}")
-    finally:
-        Path(temporary).unlink(missing_ok=True)
     if error is not None:
         # An old page or notebook would pass for the result of this failed run.
         page_path.unlink(missing_ok=True)
@@ -842,31 +838,6 @@ def export_html(nb, *, title: str) -> str:
 
 
 # --------------------------------------------------------------------------- files
-
-
-def atomic_write(path: str | PathLike, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
-
-    Readers see either the old file or the whole new one, never a partial
-    write; the temporary file is removed when anything fails.
-    """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=_TEMP_SUFFIX)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data.encode("utf-8") if isinstance(data, str) else data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        _publish(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _publish(temporary: str, target: Path) -> None:
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; pages are for reading
-    os.replace(temporary, target)
 
 
 def _remove_stale_temp_files(output_dir: Path) -> None:

@@ -46,7 +46,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import warnings
 from collections import deque
@@ -62,6 +61,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from .._files import temporary_beside
 from .layouts import SDMX_ROW_CHOICES, detect_layout, read_canonical_batches
 from .schema import CANONICAL_ARROW_SCHEMA, TEXT_COLUMNS
 from .themes import rules_fingerprint, theme_arrays
@@ -208,71 +208,69 @@ def _convert(source: Path, target: Path, *, progress: bool, sdmx_rows: str) -> N
         bar = tqdm(total=layout.size or None, unit=unit, unit_scale=True,
                    desc=f"ingest {source.name}", leave=False)
     companion = companion_path(target)
-    temporaries = []
-    for final in (target, companion):
-        handle, temporary = tempfile.mkstemp(prefix=f".{final.name}-", suffix=".tmp", dir=target.parent)
-        os.close(handle)
-        temporaries.append(temporary)
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with pq.ParquetWriter(temporaries[0], CANONICAL_ARROW_SCHEMA, **_WRITE_OPTIONS,
-                                  write_statistics=_STATISTICS_COLUMNS) as writer, \
-                    pq.ParquetWriter(temporaries[1], COMPANION_SCHEMA, **_WRITE_OPTIONS,
-                                     write_statistics=["source_row", "theme"]) as companion_writer:
-                runs = _RunWriter(writer, companion_writer)
-                with runs:
-                    pending: list[pa.Table] = []
-                    pending_rows = 0
-                    for table in read_canonical_batches(
-                        layout, on_read=bar.update if bar else None, sdmx_rows=sdmx_rows
-                    ):
-                        if table.num_rows:
-                            pending.append(table)
-                            pending_rows += table.num_rows
-                        while pending_rows >= RUN_ROWS:  # runs of exactly RUN_ROWS rows
-                            rest = pa.concat_tables(pending)
-                            runs.submit(rest.slice(0, RUN_ROWS))
-                            pending, pending_rows = [rest.slice(RUN_ROWS)], pending_rows - RUN_ROWS
-                    if pending_rows:
-                        runs.submit(pa.concat_tables(pending))
-                rows = runs.rows
-                if rows == 0:
-                    writer.write_table(CANONICAL_ARROW_SCHEMA.empty_table())
-                    companion_writer.write_table(COMPANION_SCHEMA.empty_table())
-                notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-                stat = source.stat()
-                # Footer metadata, written with the file: what `cache list` shows.
-                metadata = {
-                    f"{_META_PREFIX}{key}": value for key, value in {
-                        "source": str(source),
-                        "source_size": str(stat.st_size),
-                        "source_mtime_ns": str(stat.st_mtime_ns),
-                        "layout": layout.kind,
-                        "rows": str(rows),
-                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        "format": CACHE_FORMAT,
-                        "theme_rules": rules_fingerprint(),
-                        "sdmx_rows": sdmx_rows,
-                        "notes": json.dumps(notes),
-                        "runs": json.dumps(runs.row_groups_per_run),
-                    }.items()
-                }
-                writer.add_key_value_metadata(metadata)
-                companion_writer.add_key_value_metadata(metadata)
-        for warning in caught:  # pass the reader's warnings on to the caller
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-        # Companion first: a .parquet file is only ever seen with its companion.
-        os.replace(temporaries[1], companion)
-        os.replace(temporaries[0], target)
-    except BaseException:
-        for temporary in temporaries:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-        raise
+        # Both files go to temporary names beside their final ones; whatever is
+        # not moved into place (an error, Ctrl-C) is removed on the way out.
+        with temporary_beside(target) as main_temporary, temporary_beside(companion) as companion_temporary:
+            _write_files(source, layout, main_temporary, companion_temporary,
+                         on_read=bar.update if bar else None, sdmx_rows=sdmx_rows)
+            # Companion first: a .parquet file is only ever seen with its companion.
+            os.replace(companion_temporary, companion)
+            os.replace(main_temporary, target)
     finally:
         if bar is not None:
             bar.close()
+
+
+def _write_files(source: Path, layout, main_file: Path, companion_file: Path, *,
+                 on_read, sdmx_rows: str) -> None:
+    """Read ``layout``, tag and sort it by runs, and write the cached file and its companion."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pq.ParquetWriter(main_file, CANONICAL_ARROW_SCHEMA, **_WRITE_OPTIONS,
+                              write_statistics=_STATISTICS_COLUMNS) as writer, \
+                pq.ParquetWriter(companion_file, COMPANION_SCHEMA, **_WRITE_OPTIONS,
+                                 write_statistics=["source_row", "theme"]) as companion_writer:
+            runs = _RunWriter(writer, companion_writer)
+            with runs:
+                pending: list[pa.Table] = []
+                pending_rows = 0
+                for table in read_canonical_batches(layout, on_read=on_read, sdmx_rows=sdmx_rows):
+                    if table.num_rows:
+                        pending.append(table)
+                        pending_rows += table.num_rows
+                    while pending_rows >= RUN_ROWS:  # runs of exactly RUN_ROWS rows
+                        rest = pa.concat_tables(pending)
+                        runs.submit(rest.slice(0, RUN_ROWS))
+                        pending, pending_rows = [rest.slice(RUN_ROWS)], pending_rows - RUN_ROWS
+                if pending_rows:
+                    runs.submit(pa.concat_tables(pending))
+            rows = runs.rows
+            if rows == 0:
+                writer.write_table(CANONICAL_ARROW_SCHEMA.empty_table())
+                companion_writer.write_table(COMPANION_SCHEMA.empty_table())
+            notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+            stat = source.stat()
+            # Footer metadata, written with the file: what `cache list` shows.
+            metadata = {
+                f"{_META_PREFIX}{key}": value for key, value in {
+                    "source": str(source),
+                    "source_size": str(stat.st_size),
+                    "source_mtime_ns": str(stat.st_mtime_ns),
+                    "layout": layout.kind,
+                    "rows": str(rows),
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "format": CACHE_FORMAT,
+                    "theme_rules": rules_fingerprint(),
+                    "sdmx_rows": sdmx_rows,
+                    "notes": json.dumps(notes),
+                    "runs": json.dumps(runs.row_groups_per_run),
+                }.items()
+            }
+            writer.add_key_value_metadata(metadata)
+            companion_writer.add_key_value_metadata(metadata)
+    for warning in caught:  # pass the reader's warnings on to the caller
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 class _RunWriter:

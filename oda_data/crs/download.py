@@ -52,6 +52,7 @@ from filelock import FileLock
 from filelock import Timeout as LockTimeout
 from tqdm.auto import tqdm
 
+from .._files import atomic_write
 from . import cache as crs_cache
 
 #: The CRS dataflow's structure message; its annotations list the bulk files.
@@ -383,9 +384,7 @@ def _part_meta_path(part: Path) -> Path:
 
 
 def _write_json_atomic(path: Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def _read_json(path: Path) -> dict | None:
@@ -857,10 +856,7 @@ def _fetch_verify_install(
         "downloaded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     # Sidecars first, then the data file: os.replace is the commit point.
-    sidecar = final.with_name(final.name + ".sha256")
-    tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{digest}  {final.name}\n", encoding="utf-8")
-    os.replace(tmp, sidecar)
+    atomic_write(final.with_name(final.name + ".sha256"), f"{digest}  {final.name}\n")
     _write_json_atomic(final.with_name(final.name + ".json"), provenance)
     # A file of the other kind under the same stem is stale now.
     for other in (".zip", ".parquet"):
