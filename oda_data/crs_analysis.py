@@ -42,7 +42,7 @@ from .crs import read_crs
 from .crs import codes as crs_codes
 from .crs.themes import RULES_VERSION
 from .money import convert
-from .narrative import describe_change, format_money
+from .narrative import describe_change, format_money, format_years, record_period
 from .params import ParameterError, check_choice
 from .themes import THEMES, theme_label
 from .white_paper import REPORT_YEAR, white_paper
@@ -464,7 +464,7 @@ def load_trends(query: TrendsQuery) -> SecurityTrends:
         if not years:
             raise ParameterError(
                 f"parameter 'years' = {list(query.years)}: the CRS source {query.source.name} holds no row for "
-                f"these years; it covers {_span(source_years)}"
+                f"these years; it covers {format_years(source_years)}"
             )
         missing = [year for year in query.years if year not in source_years]
         if missing:
@@ -484,7 +484,7 @@ def load_trends(query: TrendsQuery) -> SecurityTrends:
         listing = ", ".join(f"{int(r.donor_code)} ({r.donor})" for r in donors_present.sort_values("donor_code").itertuples()
                             if pd.notna(r.donor_code))
         raise ParameterError(
-            f"parameter 'donors': {unknown} not in the CRS source {query.source.name} for {_span(years)}; "
+            f"parameter 'donors': {unknown} not in the CRS source {query.source.name} for {format_years(years)}; "
             f"donors present: {listing}"
         )
     everything = everything.assign(donor=_donor_labels(everything))
@@ -519,13 +519,6 @@ def load_trends(query: TrendsQuery) -> SecurityTrends:
     security["amount"] = security[column].fillna(0.0).astype("float64")
     security = security.drop(columns=["donor_name", "recipient_name", column]).reset_index(drop=True)
     return SecurityTrends(query, security, totals, years, notes, text_available)
-
-
-def _span(years) -> str:
-    years = sorted(years)
-    if not years:
-        return "no year"
-    return str(years[0]) if years[0] == years[-1] else f"{years[0]}–{years[-1]}"
 
 
 def by_theme_year(security: pd.DataFrame, themes: Iterable[str] = THEMES, years: Iterable[int] | None = None) -> pd.DataFrame:
@@ -699,7 +692,7 @@ class CRSQuery:
         donor_names = crs_codes.donor_names()
         recipient_names = crs_codes.recipient_names()
         parts = [", ".join(f"{donor_names.get(code, code)} ({code})" for code in self.donors),
-                 _span(self.year_list), self.flow]
+                 format_years(self.year_list), self.flow]
         if self.recipients:
             parts.append("recipients " + ", ".join(f"{recipient_names.get(c, c)} ({c})" for c in self.recipients))
         if self.recipient_regions:
@@ -882,17 +875,6 @@ def _stated(row) -> str:
     return "; ".join(parts) or "no figure"
 
 
-def _period_text(row) -> str:
-    start, end, year = row.get("period_start"), row.get("period_end"), row.get("year")
-    if pd.notna(start) and pd.notna(end):
-        return _span([int(start), int(end)])
-    if pd.notna(start):
-        return f"since {int(start)}"
-    if pd.notna(year):
-        return str(int(year))
-    return "to date"
-
-
 _KIND_READINGS = {
     ("pledge", "disbursements"): (
         "A pledge announces money for the years ahead; CRS records what was actually disbursed, year by year, "
@@ -921,10 +903,10 @@ def _reasons(record, query: CRSQuery, covered: list[int], crs_total: float, wp_u
     reasons = []
     period = query.year_list
     if not covered:
-        reasons.append(f"The source holds none of the years {_span(period)}, so there is no CRS total to compare.")
+        reasons.append(f"The source holds none of the years {format_years(period)}, so there is no CRS total to compare.")
     elif len(covered) < len(period):
         left = len(period) - len(covered)
-        reasons.append(f"The source covers only {_span(covered)} of {_span(period)}: the CRS total leaves out "
+        reasons.append(f"The source covers only {format_years(covered)} of {format_years(period)}: the CRS total leaves out "
                        f"{left} year{'s' if left > 1 else ''}.")
     if comparison_context["no_amounts"]:
         reasons.append(f"The source carries no {query.flow} amounts, so the CRS side cannot be computed.")
@@ -1016,12 +998,12 @@ def compare_white_paper(
             "kind": record["kind"],
             "stated": _stated(record),
             "currency": record["currency"] if pd.notna(record["currency"]) else None,
-            "wp_period": _period_text(record),
+            "wp_period": record_period(record, undated="to date"),
             "wp_usd_m": wp_usd,
             "query": query.describe(),
             "flow": query.flow,
-            "period": _span(query.year_list),
-            "covered": _span(covered) if covered else "none",
+            "period": format_years(query.year_list),
+            "covered": format_years(covered, none="none"),
             "activities": int(len(chosen)) if covered else 0,
             "crs_usd_m": crs_total,
             "gap_usd_m": wp_usd - crs_total,

@@ -23,6 +23,7 @@ from .narrative import (
     CHAPTER,
     describe_change,
     escape_markdown,
+    format_years,
     join_words,
     markdown,
     markdown_table,
@@ -76,11 +77,6 @@ def format_share(value) -> str:
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else _ORDINALS.get(n % 10, "th")
     return f"{n}{suffix}"
-
-
-def _span(years) -> str:
-    years = sorted(int(y) for y in years)
-    return f"{years[0]}" if years[0] == years[-1] else f"{years[0]}–{years[-1]}"
 
 
 # --------------------------------------------------------------------------- source
@@ -144,7 +140,7 @@ def trends_summary(trends: SecurityTrends) -> str:
     query = trends.query
     focus = trends.focus
     who = _who(trends)
-    period = _span(trends.years)
+    period = format_years(trends.years)
     theme_words = ("the chapter's nine security themes" if len(query.themes) == 9
                    else join_words(theme_label(t) for t in query.themes))
     if focus.empty or focus["amount"].sum() == 0:
@@ -316,7 +312,7 @@ def comparison_summary(comparison: WhitePaperComparison) -> str:
         "{k} have a CRS counterpart, defined as a query in `oda_data/data/white_paper_crs_queries.yaml`; "
         "{m} cannot be found in the CRS by nature (below). The source covers {years}.",
         chapter="The chapter " + CHAPTER.split(", chapter ")[1], n=len(matches) + len(unmatched), k=len(matches),
-        m=len(unmatched), years=_span(comparison.source_years) if comparison.source_years else "no year")
+        m=len(unmatched), years=format_years(comparison.source_years))
     # A restatement (the same pledge in a second currency) beside its original
     # would count one amount twice in the count and the median.
     twice = with_both["restates"].isin(with_both["record_id"])

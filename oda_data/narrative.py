@@ -6,7 +6,8 @@ Two layers:
   "¥45 billion", "USD 120 million"), :func:`format_count` ("2,653 people"),
   :func:`format_percent`, :func:`share_of` ("178% of the pledge"),
   :func:`describe_change`, :func:`join_words` ("A, B and C"),
-  :func:`format_period`, :func:`rank_phrase`. Charts use these directly.
+  :func:`format_period`, :func:`format_years`, :func:`record_period`,
+  :func:`rank_phrase`. Charts use these directly.
 * **Markdown builders** (:func:`overview_summary`, :func:`theme_summary`,
   :func:`region_summary`, :func:`pledge_summary`, tables ...) return Markdown
   for ``IPython.display.Markdown``. Every value they insert, numbers and data
@@ -51,6 +52,7 @@ __all__ = [
     "format_money",
     "format_percent",
     "format_period",
+    "format_years",
     "achievements_arithmetic",
     "breakdown_table",
     "gaps_list",
@@ -69,6 +71,7 @@ __all__ = [
     "pledge_arithmetic",
     "pledge_summary",
     "pledge_table",
+    "record_period",
     "rank_phrase",
     "region_summary",
     "region_themes",
@@ -252,6 +255,24 @@ def format_period(start, end=None, open_ended: bool = False) -> str:
     if end is None or pd.isna(end) or int(end) == int(start):
         return f"{int(start)}"
     return f"{int(start)}–{int(end)}"
+
+
+def format_years(years: Iterable, none: str = "no year") -> str:
+    """The span of some years: "2016–2018", "2018", or ``none`` when there are none."""
+    years = sorted(int(year) for year in years)
+    return format_period(years[0], years[-1]) if years else none
+
+
+def record_period(row, undated: str = "") -> str:
+    """When a White Paper record (or an :func:`analysis.entries` row) happens, in words.
+
+    "2016–2018" for its period, "since 2009" for a period without an end, else
+    its year; ``undated`` when it has neither (a total "to date").
+    """
+    start, end = row["period_start"], row["period_end"]
+    if not _missing(start):
+        return format_period(start, end, open_ended=_missing(end))
+    return undated if _missing(row["year"]) else format_period(row["year"])
 
 
 def rank_phrase(values: pd.Series, formatter: Callable[[float], str], limit: int | None = None) -> str:
@@ -447,14 +468,7 @@ def entries_table(frame: pd.DataFrame, basis: MoneyBasis, columns=("what", "figu
         "kind": ("Kind", frame["kind"].map(KIND_LABELS)),
         "region": ("Region", frame["region"]),
         "theme": ("Theme", frame["theme"].map(THEMES)),
-        "period": (
-            "When",
-            frame.apply(lambda r: "" if _missing(r["period_start"]) and _missing(r["year"]) else format_period(
-                r["period_start"] if not _missing(r["period_start"]) else r["year"],
-                None if _missing(r["period_end"]) else r["period_end"],
-                open_ended=not _missing(r["period_start"]) and _missing(r["period_end"]),
-            ), axis=1),
-        ),
+        "period": ("When", frame.apply(record_period, axis=1)),
     }
     table = pd.DataFrame({cells[c][0]: cells[c][1].to_numpy() for c in columns})
     return markdown_table(table, align={cells["money"][0]: "right"})

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .money import convert, convert_amount, deflator, exchange_rate, money_label, rates_table
-from .narrative import DOLLAR, escape_markdown
+from .narrative import DOLLAR, escape_markdown, record_period
 from .schema import KINDS, REGIONS
 from .themes import THEMES
 from .white_paper import REPORT_YEAR, white_paper
@@ -328,7 +328,7 @@ def price_bases(frame: pd.DataFrame | None = None, base_year: int = 2022) -> pd.
             "currency": money["currency"],
             # A total "to date" has no period: it is valued in the report year.
             "period": [
-                _period_text(record(rid, frame)) or f"to date (valued in {REPORT_YEAR})" for rid in money.index
+                record_period(record(rid, frame)) or f"to date (valued in {REPORT_YEAR})" for rid in money.index
             ],
         },
         index=money.index,
@@ -371,23 +371,14 @@ def pledge_progress(frame: pd.DataFrame | None = None) -> pd.DataFrame:
                 "measure": measure,
                 # Whole units (yen, people): readable in a table, exact in a ratio.
                 "pledged": round(float(promised)),
-                "pledge_period": _period_text(pledged),
+                "pledge_period": record_period(pledged),
                 "achieved": round(float(done)),
-                "achievement_period": _period_text(achieved),
+                "achievement_period": record_period(achieved),
                 "percent_of_pledge": round(float(done) / float(promised) * 100.0, 1),
             }
         )
     table = pd.DataFrame(rows).set_index("record_id")
     return table.astype({"pledged": "int64", "achieved": "int64"})
-
-
-def _period_text(row: pd.Series) -> str:
-    start, end = row["period_start"], row["period_end"]
-    if pd.notna(start) and pd.notna(end):
-        return f"{int(start)}–{int(end)}"
-    if pd.notna(start):
-        return f"since {int(start)}"
-    return "" if pd.isna(row["year"]) else str(int(row["year"]))
 
 
 def period_years(row: pd.Series) -> int:
@@ -965,7 +956,7 @@ def _exercise_list() -> list[Exercise]:
             expected=lambda: _flow_type(_somalia()),
             explain=lambda letter: (
                 f"WP-MAR-12 is of kind '{_somalia()['kind']}' and covers "
-                f"{_period_text(_somalia())} ({period_years(_somalia())} years): a cumulative total of "
+                f"{record_period(_somalia())} ({period_years(_somalia())} years): a cumulative total of "
                 "money already paid out, not a promise and not a yearly flow."
             ),
             hint="Look at the kind of WP-MAR-12 and at how many years lie between its "
@@ -1088,7 +1079,7 @@ def _exercise_list() -> list[Exercise]:
             expected=_implied_rate,
             explain=lambda value: (
                 f"¥{value:.1f} per dollar. The DAC annual rates of the pledge years "
-                f"({_period_text(_africa_pledge())}) range from ¥{min(_pledge_year_rates()):.1f} to "
+                f"({record_period(_africa_pledge())}) range from ¥{min(_pledge_year_rates()):.1f} to "
                 f"¥{max(_pledge_year_rates()):.1f}: none of them is that high."
             ),
             hint="Divide the yen amount of WP-CT-04 by the dollar amount of the record it restates.",
@@ -1106,7 +1097,7 @@ def _exercise_list() -> list[Exercise]:
             expected=_somalia_constant,
             explain=lambda value: (
                 f"About ${value:,.0f} million in 2022 prices. The mean deflator of "
-                f"{_period_text(_somalia())} is {_somalia_mean_deflator():.1f} (2022 = 100), so a dollar "
+                f"{record_period(_somalia())} is {_somalia_mean_deflator():.1f} (2022 = 100), so a dollar "
                 f"of that period counts as {100 / _somalia_mean_deflator():.2f} dollars of 2022. Japan's "
                 "deflator is in dollar terms: the strong yen of those years weighs in."
             ),

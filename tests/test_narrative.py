@@ -101,6 +101,20 @@ def test_join_words_and_periods():
     assert format_period(2009, None, open_ended=True) == "since 2009"
 
 
+def test_year_spans_and_record_periods(wp):
+    assert narrative.format_years([2018, 2016, 2017]) == "2016–2018"
+    assert narrative.format_years((2018,)) == "2018"
+    assert narrative.format_years([]) == "no year" and narrative.format_years([], none="none") == "none"
+    by_id = wp.set_index("record_id", drop=False)
+    assert narrative.record_period(by_id.loc["WP-MAR-12"]) == "2007–2018"  # a period
+    assert narrative.record_period(by_id.loc["WP-TIP-01"]) == "since 2014"  # a start, no end
+    # WP-MAR-09 is a total "to date": no period, no year.
+    assert narrative.record_period(by_id.loc["WP-MAR-09"]) == ""
+    assert narrative.record_period(by_id.loc["WP-MAR-09"], undated="to date") == "to date"
+    dated = wp.loc[wp["period_start"].isna() & wp["year"].notna()].iloc[0]
+    assert narrative.record_period(dated) == str(int(dated["year"]))
+
+
 def test_rank_phrase_orders_and_skips_zeros():
     values = pd.Series({"Asia": 407e6, "Middle East": 6e9, "Latin America": 0.0, "Africa": 120e6})
     assert rank_phrase(values, lambda v: format_money(v)) == (
