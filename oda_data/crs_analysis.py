@@ -41,9 +41,9 @@ import yaml
 from .crs import read_crs
 from .crs import codes as crs_codes
 from .crs.themes import RULES_VERSION
-from .money import convert
+from .analysis import with_money
 from .narrative import describe_change, format_money, format_years, record_period
-from .params import ParameterError, check_choice
+from .params import MoneyBasis, ParameterError, check_choice
 from .themes import THEMES, theme_label
 from .white_paper import REPORT_YEAR, white_paper
 
@@ -962,13 +962,13 @@ def compare_white_paper(
     -------
     WhitePaperComparison
         Amounts in USD million, current prices on both sides: the White Paper
-        figure converted with :func:`oda_data.convert` (yen at the DAC mean
+        figure converted with :func:`oda_data.analysis.with_money` (yen at the DAC mean
         rate of its period; a total "to date" at :data:`~oda_data.REPORT_YEAR`),
         the CRS total as the file gives it.
     """
     wp = white_paper() if wp is None else wp
     queries, reasons_none = load_queries(wp=wp) if queries is None else queries
-    converted = convert(wp, to="USD", prices="current", default_year=REPORT_YEAR).set_index("record_id")
+    converted = with_money(wp, MoneyBasis("USD", "current")).set_index("record_id")
     donors = sorted({code for query in queries.values() for code in query.donors})
     columns = ["year", "donor_code", "recipient_code", "purpose_code", "channel_code",
                "usd_disbursement", "usd_commitment", "theme"]
@@ -990,7 +990,7 @@ def compare_white_paper(
         chosen = select(frame, query)
         no_amounts = not flow_present[query.flow]
         crs_total = float(chosen[column].fillna(0.0).sum()) if covered and not no_amounts else np.nan
-        wp_usd = float(record["amount_usd_current"]) / 1e6 if pd.notna(record["amount_usd_current"]) else np.nan
+        wp_usd = float(record["money"]) / 1e6 if pd.notna(record["money"]) else np.nan
         context = {"no_amounts": no_amounts, "text_available": text_available}
         rows.append({
             "record_id": record_id,

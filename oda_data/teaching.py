@@ -34,8 +34,10 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .money import convert, convert_amount, deflator, exchange_rate, money_label, rates_table
+from .analysis import with_money, without_restatements
+from .money import convert_amount, deflator, exchange_rate, money_label, rates_table
 from .narrative import DOLLAR, escape_markdown, record_period
+from .params import MoneyBasis
 from .schema import KINDS, REGIONS
 from .themes import THEMES
 from .white_paper import REPORT_YEAR, white_paper
@@ -214,9 +216,10 @@ def drop_restatements(frame: pd.DataFrame) -> pd.DataFrame:
     The chapter sometimes gives one amount twice ("$120 million (approximately
     ¥14 billion)"). The restatement is kept in the dataset so that every
     figure of the text is there, but adding it to its original would count the
-    same money twice.
+    same money twice. (The narrative notebooks use the same rule:
+    :func:`oda_data.analysis.without_restatements`.)
     """
-    return frame[frame["equivalent_of"].isna()]
+    return without_restatements(frame)
 
 
 def with_figure_flags(frame: pd.DataFrame) -> pd.DataFrame:
@@ -288,9 +291,9 @@ def amounts_in(
 
     Restatements are dropped (:func:`drop_restatements`), records without an
     amount are left out, and amounts are converted with
-    :func:`oda_data.convert` (multi-year amounts at the mean rate of their
-    period; totals "to date" without a year at
-    :data:`oda_data.white_paper.REPORT_YEAR`).
+    :func:`oda_data.analysis.with_money` (multi-year amounts at the mean rate
+    of their period; totals "to date" without a year at
+    :data:`oda_data.white_paper.REPORT_YEAR`), as in the narrative notebooks.
 
     Returns
     -------
@@ -303,9 +306,7 @@ def amounts_in(
     money = drop_restatements(_dataset(frame))
     money = money[money["amount"].notna()]
     column = _value_column(to, prices, base_year)
-    converted = convert(
-        money, to=to, prices=prices, base_year=base_year, column=column, default_year=REPORT_YEAR
-    )
+    converted = with_money(money, MoneyBasis(to, prices, base_year)).rename(columns={"money": column})
     converted[column] = converted[column] / 1e6
     converted = converted.sort_values(column, ascending=False, kind="stable")
     converted["rank"] = np.arange(1, len(converted) + 1)
@@ -855,8 +856,7 @@ def _africa_usd_millions() -> float:
 def _africa_usd_millions_counted_twice() -> float:
     pledges = _africa_ct_pledges()
     pledges = pledges[pledges["amount"].notna()]
-    converted = convert(pledges, to="USD", default_year=REPORT_YEAR)
-    return float(converted["amount_usd_current"].sum() / 1e6)
+    return float(with_money(pledges, MoneyBasis("USD"))["money"].sum() / 1e6)
 
 
 def _africa_pledge() -> pd.Series:
