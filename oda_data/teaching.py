@@ -155,7 +155,9 @@ def amount_words(amount: float) -> str:
     """
     for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
         if abs(amount) >= size:
-            return f"{amount / size:,.3g} {word}" if amount / size < 1000 else f"{amount / size:,.0f} {word}"
+            scaled = amount / size
+            # Three significant figures would write 999.7 as "1e+03": whole numbers from there.
+            return f"{scaled:,.3g} {word}" if abs(scaled) < 999.5 else f"{scaled:,.0f} {word}"
     return f"{amount:,.0f}"
 
 

@@ -282,6 +282,9 @@ def test_compact_and_amount_words(wp):
     assert view.loc["WP-CT-02", "amount"] == "" and view.loc["WP-CT-02", "people"] == 20000
     assert all(len(text) <= 70 for text in view["description"])
     assert teaching.amount_words(468e6) == "468 million" and teaching.amount_words(999) == "999"
+    # Never scientific notation: "1e+03 million" was what 999.7 million gave.
+    assert teaching.amount_words(999.7e6) == "1,000 million" and teaching.amount_words(999.4e6) == "999 million"
+    assert teaching.amount_words(-2e15) == "-2,000 trillion" and teaching.amount_words(-4.5e6) == "-4.5 million"
     with pytest.raises(KeyError, match="no column"):
         teaching.compact(wp, columns=["nope"])
 
