@@ -503,7 +503,7 @@ def load_trends(query: TrendsQuery) -> SecurityTrends:
         query.source, years=list(years), themes=list(query.themes),
         columns=[*_TREND_COLUMNS, column, "theme", "project_title"],
     )
-    notes = tuple(sorted(set(notes + more_notes), key=(notes + more_notes).index))
+    notes = tuple(dict.fromkeys(notes + more_notes))  # distinct, first seen first
     # Whether the file has titles at all (the aggregated exports do not): without
     # them only the purpose-code rules can tag a row.
     probe, _ = read_source(query.source, columns=["project_title", "short_description"], years=list(years))

@@ -472,17 +472,17 @@ def restatement_table(
         raise ValueError(f"{record_id}: only USD<->JPY restatements are supported")
     to_jpy = restated["currency"] == "JPY"
 
-    def rate(years: Sequence[int]) -> float:
-        jpy_per_usd = sum(exchange_rate(y) for y in years) / len(years)
+    def rate(first: int, last: int) -> float:
+        jpy_per_usd = mean_rate(first, last)
         return jpy_per_usd if to_jpy else 1.0 / jpy_per_usd
 
-    bases = [(f"DAC mean {start}–{end} (package rule)", rate(range(start, end + 1)))]
+    bases = [(f"DAC mean {start}–{end} (package rule)", rate(start, end))]
     announced = None if pd.isna(original["year"]) else int(original["year"])
     for year in range(start, end + 1):
         label = f"DAC {year}" + (" (year announced)" if year == announced else "")
-        bases.append((label, rate([year])))
+        bases.append((label, rate(year, year)))
     if start - 1 in rates_table().index:
-        bases.append((f"DAC {start - 1} (year before the period)", rate([start - 1])))
+        bases.append((f"DAC {start - 1} (year before the period)", rate(start - 1, start - 1)))
     bases.append(("implied by the chapter's two figures", restated["amount"] / original["amount"]))
     rows = []
     for label, value in bases:
