@@ -409,12 +409,12 @@ def stated_money(
     return f"{stated} ({'; '.join(notes)})" if notes else stated
 
 
-def _restated(row, prefix: str = "") -> str | None:
+def _restated(row) -> str | None:
     """The restatement of a row of :func:`analysis.entries` or ``pledge_packages``, in words."""
-    amount = row.get(f"{prefix}restated_amount")
+    amount = row.get("restated_amount")
     if _missing(amount):
         return None
-    return format_money(amount, row[f"{prefix}restated_currency"], approximate=True)
+    return format_money(amount, row["restated_currency"], approximate=True)
 
 
 def _people_noun(description: str) -> str:
@@ -688,15 +688,6 @@ def _profile_figures(profile: Profile) -> str:
             )
         )
     return " ".join(sentences)
-
-
-def _money_verb(kind: str) -> str:
-    return {
-        "pledge": "pledged",
-        "achievement": "reported delivered",
-        "contribution": "contributed",
-        "disbursement": "disbursed",
-    }.get(kind, "stated")
 
 
 def _partners_and_countries(profile: Profile) -> str:
