@@ -1,6 +1,7 @@
 """read_crs filters: DAC codes, years, themes, columns; unknown values are clear errors."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import oda_data
@@ -27,6 +28,14 @@ def test_donor_filter_keeps_japan_only():
     assert oda_data.read_crs(BULK, donors=701).equals(frame)
 
 
+def test_numpy_integers_are_codes_and_years():
+    # Codes and years taken from a frame are numpy integers: the same filter as Python ints.
+    frame = oda_data.read_crs(BULK, donors=[701], years=[2018])
+    assert len(frame) > 0
+    assert oda_data.read_crs(BULK, donors=np.array([701]), years=np.array([2018])).equals(frame)
+    assert oda_data.read_crs(BULK, donors=np.int64(701), years=np.int32(2018)).equals(frame)
+
+
 def test_recipient_year_and_purpose_filters_combine():
     frame = oda_data.read_crs(BULK, recipients=[755, 769], years=[2018, 2019], purpose_codes=[21040])
     expected = expected_rows(recipientcode={"755", "769"}, year={"2018", "2019"}, purposecode={"21040"})
@@ -51,6 +60,9 @@ def test_code_absent_from_the_table_but_present_in_the_file_is_fine():
     ({"recipients": ["PHL"]}, r"did you mean 755\?"),
     ({"years": ["last year"]}, r"years: 'last year' is not a year"),
     ({"years": [1850]}, r"years: 1850 is outside"),
+    ({"years": 2018.5}, r"years: 2018.5 is not a year"),
+    ({"donors": 701.0}, r"donors: 701.0 is not a DAC numeric code"),
+    ({"donors": [True]}, r"donors: True is not a DAC numeric code"),
     ({"themes": ["piracy"]}, r"unknown theme 'piracy'; expected one of: police_capacity"),
     ({"columns": ["amount"]}, r"columns: unknown column\(s\) \['amount'\]; expected some of: year"),
 ])

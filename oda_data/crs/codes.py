@@ -35,7 +35,9 @@ Data Explorer code absent from them cannot be converted and becomes NA with a
 """
 from __future__ import annotations
 
+import numbers
 import warnings
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib.resources import files
 
@@ -109,6 +111,26 @@ def known_codes(kind: str) -> frozenset[int]:
     return frozenset(int(code) for code in tables[kind]()[f"{kind}_code"])
 
 
+def filter_values(values) -> list | None:
+    """A filter argument as a list: ``None`` stays None (no filter), one value becomes a one-item list.
+
+    One value is a text, an integer (numpy's included) or anything that is not
+    iterable; the item checks of the callers then accept or refuse it by name.
+    """
+    if values is None:
+        return None
+    if isinstance(values, (str, numbers.Integral)) or not isinstance(values, Iterable):
+        return [values]
+    return list(values)
+
+
+def _is_whole_number(value) -> bool:
+    """An integer (Python or numpy, not a bool) or a text of digits."""
+    if isinstance(value, str):
+        return value.strip().isdigit()
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def normalise_filter_codes(values, parameter: str) -> list[int] | None:
     """Turn a filter argument into a list of ints, or raise a clear ValueError.
 
@@ -116,28 +138,39 @@ def normalise_filter_codes(values, parameter: str) -> list[int] | None:
     Strings such as ``"JPN"`` are refused with a hint: filters take the DAC
     numeric codes (``donors=[701]``).
     """
+    values = filter_values(values)
     if values is None:
         return None
-    if isinstance(values, (int, str)):
-        values = [values]
+    de_codes = {"donors": donor_de_to_dac, "recipients": recipient_de_to_dac}
     codes = []
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-            isinstance(value, str) and value.strip().isdigit()
-        ):
-            hint = ""
-            if parameter == "donors" and isinstance(value, str):
-                mapped = donor_de_to_dac().get(value.strip().upper())
-                hint = f" (did you mean {mapped}?)" if mapped else ""
-            if parameter == "recipients" and isinstance(value, str):
-                mapped = recipient_de_to_dac().get(value.strip().upper())
-                hint = f" (did you mean {mapped}?)" if mapped else ""
+        if not _is_whole_number(value):
+            mapped = None
+            if parameter in de_codes and isinstance(value, str):
+                mapped = de_codes[parameter]().get(value.strip().upper())
+            hint = f" (did you mean {mapped}?)" if mapped else ""
             raise ValueError(
                 f"{parameter}: {value!r} is not a DAC numeric code; "
                 f"{parameter}= takes integers such as 701 (Japan){hint}"
             )
         codes.append(int(value))
     return codes
+
+
+def normalise_filter_years(values) -> list[int] | None:
+    """Turn a ``years=`` argument into a list of ints within 1960-2100, or raise a clear ValueError."""
+    values = filter_values(values)
+    if values is None:
+        return None
+    years = []
+    for value in values:
+        if not _is_whole_number(value):
+            raise ValueError(f"years: {value!r} is not a year; years= takes integers such as 2018")
+        year = int(value)
+        if not 1960 <= year <= 2100:
+            raise ValueError(f"years: {year} is outside 1960-2100")
+        years.append(year)
+    return years
 
 
 def check_filter_codes(requested, present, kind: str, parameter: str, source) -> None:

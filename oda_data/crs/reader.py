@@ -36,27 +36,10 @@ from .schema import CANONICAL_COLUMNS
 THEME_COLUMNS = ("theme", "theme_rule")
 
 
-def _normalise_years(years) -> list[int] | None:
-    if years is None:
-        return None
-    if isinstance(years, (int, str)):
-        years = [years]
-    result = []
-    for year in years:
-        if isinstance(year, bool) or not (isinstance(year, int) or str(year).strip().isdigit()):
-            raise ValueError(f"years: {year!r} is not a year; years= takes integers such as 2018")
-        year = int(year)
-        if not 1960 <= year <= 2100:
-            raise ValueError(f"years: {year} is outside 1960-2100")
-        result.append(year)
-    return result
-
-
 def _normalise_columns(columns) -> list[str] | None:
+    columns = codes.filter_values(columns)
     if columns is None:
         return None
-    if isinstance(columns, str):
-        columns = [columns]
     valid = (*CANONICAL_COLUMNS, *THEME_COLUMNS)
     unknown = [name for name in columns if name not in valid]
     if unknown:
@@ -65,11 +48,9 @@ def _normalise_columns(columns) -> list[str] | None:
 
 
 def _normalise_themes(themes) -> list[str] | None:
+    themes = codes.filter_values(themes)
     if themes is None:
         return None
-    if isinstance(themes, str):
-        themes = [themes]
-    themes = list(themes)
     for theme in themes:
         theme_label(theme)  # raises a ValueError listing the valid ids
     return themes
@@ -139,7 +120,7 @@ def read_crs(
     donor_codes = codes.normalise_filter_codes(donors, "donors")
     recipient_codes = codes.normalise_filter_codes(recipients, "recipients")
     purpose_list = codes.normalise_filter_codes(purpose_codes, "purpose_codes")
-    year_list = _normalise_years(years)
+    year_list = codes.normalise_filter_years(years)
     theme_list = _normalise_themes(themes)
     wanted = _normalise_columns(columns)
     if sdmx_rows not in SDMX_ROW_CHOICES:
