@@ -176,7 +176,9 @@ def _cut(text: str, limit: int = 70) -> str:
     head = re.split(r":|, | \(", text, maxsplit=1)[0].strip()
     if len(head) <= limit:
         return head
-    return head[: head.rfind(" ", 0, limit - 1)].rstrip(" ,;") + "…"
+    space = head.rfind(" ", 0, limit - 1)
+    # No space to break at (one very long word): cut the word itself.
+    return head[: space if space > 0 else limit - 1].rstrip(" ,;") + "…"
 
 
 def _package_keys(wp: pd.DataFrame) -> pd.Series:

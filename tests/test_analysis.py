@@ -169,3 +169,12 @@ def test_counter_terrorism_profile_lists_unmet_pledges(wp):
     gaps = profile.gaps.set_index("record_id")["gap"]
     assert gaps[["WP-CT-01", "WP-CT-02", "WP-CT-03", "WP-CT-05"]].eq("no achievement reported").all()
     assert "WP-CT-06" not in gaps
+
+
+def test_cut_shortens_at_a_space_or_inside_one_long_word():
+    from oda_data.analysis import _cut
+
+    assert _cut("Short description: with a clause") == "Short description"
+    long_words = "word " * 30
+    assert _cut(long_words) == ("word " * 13).rstrip() + "…"
+    assert len(_cut("x" * 200)) == 70 and _cut("x" * 200).endswith("…")
