@@ -62,7 +62,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from .._files import temporary_beside
-from .layouts import SDMX_ROW_CHOICES, detect_layout, read_canonical_batches
+from .layouts import check_sdmx_rows, detect_layout, read_canonical_batches
 from .schema import CANONICAL_ARROW_SCHEMA, TEXT_COLUMNS
 from .themes import rules_fingerprint, theme_arrays
 
@@ -171,8 +171,7 @@ def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto") -> Path:
     ------
     FileNotFoundError, oda_data.crs.layouts.CRSFormatError
     """
-    if sdmx_rows not in SDMX_ROW_CHOICES:
-        raise ValueError(f"sdmx_rows={sdmx_rows!r}; expected one of: {', '.join(SDMX_ROW_CHOICES)}")
+    check_sdmx_rows(sdmx_rows)
     source = Path(path).expanduser()
     if not source.exists():
         raise FileNotFoundError(f"CRS source not found: {source}")

@@ -70,6 +70,13 @@ _BLOCKS_PER_BATCH = 4  # parsed blocks converted together: fewer, larger compute
 _SNIFF_BYTES = 1 << 16
 
 
+def check_sdmx_rows(sdmx_rows: str) -> str:
+    """Return ``sdmx_rows`` if it is one of :data:`SDMX_ROW_CHOICES`, else raise a ValueError listing them."""
+    if sdmx_rows not in SDMX_ROW_CHOICES:
+        raise ValueError(f"sdmx_rows={sdmx_rows!r}; expected one of: {', '.join(SDMX_ROW_CHOICES)}")
+    return sdmx_rows
+
+
 class CRSFormatError(ValueError):
     """A CRS source could not be read: the message names the file and the problem."""
 
@@ -781,8 +788,7 @@ def _sdmx_label_pairs(header: list[str]) -> tuple[dict[str, str], dict[str, str]
 
 def _sdmx_tables(layout: Layout, on_read, sdmx_rows: str) -> Iterator[pa.Table]:
     where = layout.describe()
-    if sdmx_rows not in SDMX_ROW_CHOICES:
-        raise ValueError(f"sdmx_rows={sdmx_rows!r}; expected one of: {', '.join(SDMX_ROW_CHOICES)}")
+    check_sdmx_rows(sdmx_rows)
     code_columns, labels = _sdmx_label_pairs(layout.header)
     missing = [name for name in SDMX_REQUIRED if name not in code_columns]
     if missing:

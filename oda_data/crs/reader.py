@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from ..themes import theme_label
 from . import cache, codes
-from .layouts import SDMX_ROW_CHOICES, CRSLayoutWarning
+from .layouts import CRSLayoutWarning, check_sdmx_rows
 from .schema import CANONICAL_COLUMNS
 
 THEME_COLUMNS = ("theme", "theme_rule")
@@ -123,8 +123,7 @@ def read_crs(
     year_list = codes.normalise_filter_years(years)
     theme_list = _normalise_themes(themes)
     wanted = _normalise_columns(columns)
-    if sdmx_rows not in SDMX_ROW_CHOICES:
-        raise ValueError(f"sdmx_rows={sdmx_rows!r}; expected one of: {', '.join(SDMX_ROW_CHOICES)}")
+    check_sdmx_rows(sdmx_rows)
 
     conversions = cache.CACHE_STATS["conversions"]
     cached = cache.ingest(source, progress=progress, sdmx_rows=sdmx_rows)
