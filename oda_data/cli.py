@@ -19,6 +19,27 @@ import sys
 _COMMAND_MODULES = ("oda_data.reports", "oda_data.crs.cli", "oda_data.crs.download")
 
 
+def help_handler(parser: argparse.ArgumentParser):
+    """Handler of a command given without its sub-command: print the command's help, exit code 2."""
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return show_help
+
+
+def whole_number(minimum: int):
+    """An argparse ``type``: a whole number >= ``minimum``, else a usage error saying so."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 

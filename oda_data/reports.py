@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ._files import TEMP_SUFFIX, atomic_write, publish, temporary_beside
+from .cli import help_handler, whole_number
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
 DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"
@@ -1014,7 +1015,7 @@ def register(subparsers) -> None:
         "reports", help="build the scheduled HTML reports",
         description="Scheduled reports built from the notebooks (see reports/README.md).",
     )
-    reports.set_defaults(handler=lambda args: (reports.print_help(), 2)[1])
+    reports.set_defaults(handler=help_handler(reports))
     actions = reports.add_subparsers(dest="reports_action", metavar="ACTION")
     build = actions.add_parser(
         "build", help="run every report of the schedule and write pages, index and manifest",
@@ -1026,23 +1027,13 @@ def register(subparsers) -> None:
                        help=f"the schedule (default: {DEFAULT_SCHEDULE})")
     build.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                        help=f"where the pages go (default: {DEFAULT_OUTPUT})")
-    build.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+    build.add_argument("--jobs", type=whole_number(1), default=None, metavar="N",
                        help="reports run at the same time (default: the number of CPU cores)")
     build.add_argument("--force", action="store_true",
                        help="rebuild reports even when nothing they depend on changed")
     build.add_argument("--no-progress", dest="progress", action="store_false",
                        help="no progress bar")
     build.set_defaults(handler=_build_command)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
 
 
 def _build_command(args: argparse.Namespace) -> int:

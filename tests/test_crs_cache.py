@@ -144,6 +144,15 @@ def test_cli_ingest_bad_file(capsys):
     assert "bad_not_crs.csv: not a CRS file" in capsys.readouterr().err
 
 
+def test_cli_ingest_unusable_cache_folder_is_an_error_not_a_traceback(source, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ODA_DATA_CACHE", str(blocker / "cache"))
+    assert main(["ingest", str(source), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("oda-data ingest: ") and str(blocker) in err
+
+
 def test_cli_ingest_shows_progress(source, capsys):
     assert main(["ingest", str(source)]) == 0
     assert "ingest CRS 2018 data.txt" in capsys.readouterr().err

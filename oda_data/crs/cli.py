@@ -5,7 +5,8 @@ import argparse
 import sys
 
 from . import cache
-from .layouts import CRSFormatError
+from ..cli import help_handler
+from .layouts import SDMX_ROW_CHOICES, CRSFormatError
 
 
 def _human_size(size: int) -> str:
@@ -21,7 +22,7 @@ def _ingest(args: argparse.Namespace) -> int:
     for path in args.paths:
         try:
             cached = cache.ingest(path, progress=not args.quiet, sdmx_rows=args.sdmx_rows)
-        except (FileNotFoundError, CRSFormatError) as error:
+        except (OSError, CRSFormatError) as error:  # OSError: missing or unreadable file, cache folder
             print(f"oda-data ingest: {error}", file=sys.stderr)
             status = 1
             continue
@@ -57,7 +58,7 @@ def register(subparsers) -> None:
         "to canonical Parquet in the cache, with a progress bar.",
     )
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="CRS file(s)")
-    ingest.add_argument("--sdmx-rows", choices=("auto", "DD", "_T"), default="auto",
+    ingest.add_argument("--sdmx-rows", choices=SDMX_ROW_CHOICES, default="auto",
                         help="Data Explorer files: activity (DD) or aggregate (_T) rows (default: DD when present)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(handler=_ingest)
@@ -71,4 +72,4 @@ def register(subparsers) -> None:
     listing.set_defaults(handler=_cache_list)
     clearing = actions.add_parser("clear", help="delete every cached file")
     clearing.set_defaults(handler=_cache_clear)
-    cache_parser.set_defaults(handler=lambda args: (cache_parser.print_help(), 2)[1])
+    cache_parser.set_defaults(handler=help_handler(cache_parser))

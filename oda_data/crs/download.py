@@ -53,6 +53,7 @@ from filelock import Timeout as LockTimeout
 from tqdm.auto import tqdm
 
 from .._files import atomic_write
+from ..cli import help_handler, whole_number
 from . import cache as crs_cache
 
 #: The CRS dataflow's structure message; its annotations list the bulk files.
@@ -883,16 +884,6 @@ def _year(value: str) -> int:
     return year
 
 
-def _non_negative(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (got {value!r})")
-    return number
-
-
 def register(subparsers) -> None:
     """Add ``download crs`` to the ``oda-data`` command line."""
     download = subparsers.add_parser(
@@ -901,7 +892,7 @@ def register(subparsers) -> None:
         description="Download OECD bulk files, verify them and ingest them into the cache.",
     )
     sources = download.add_subparsers(dest="download_source", metavar="SOURCE")
-    download.set_defaults(handler=lambda args: (download.print_help(), 2)[1])
+    download.set_defaults(handler=help_handler(download))
     crs = sources.add_parser(
         "crs",
         help="the OECD Creditor Reporting System bulk files",
@@ -932,7 +923,7 @@ def register(subparsers) -> None:
         help=f"prefix for annotations that give a file id (default ${BULK_URL_ENV_VAR} or {DEFAULT_BULK_URL})",
     )
     crs.add_argument(
-        "--retries", type=_non_negative, default=DEFAULT_RETRIES, metavar="N",
+        "--retries", type=whole_number(0), default=DEFAULT_RETRIES, metavar="N",
         help=f"failed attempts without progress tolerated (default {DEFAULT_RETRIES})",
     )
     crs.set_defaults(handler=_run_download_crs)
