@@ -23,6 +23,7 @@ from .narrative import (
     CHAPTER,
     describe_change,
     escape_markdown,
+    format_count,
     format_years,
     join_words,
     markdown,
@@ -151,9 +152,11 @@ def trends_summary(trends: SecurityTrends) -> str:
     recipients = focus["recipient"].nunique()
     parts = [markdown(
         "Over {period}, {who} reported **{total}** of {flow} ({prices}) for security and stability "
-        "({themes}) in this source: {n} activities in {k} recipient countries and regions.",
+        "({themes}) in this source: {n} in {k}.",
         period=period, who=who, total=usd_m(total), flow=query.flow_phrase,
-        prices=query.prices_phrase, themes=theme_words, n=f"{len(focus):,}", k=f"{recipients:,}")]
+        prices=query.prices_phrase, themes=theme_words,
+        n=format_count(len(focus), "activities", "activity"),
+        k=format_count(recipients, "recipient countries and regions", "recipient country or region"))]
     yearly = crs_analysis.yearly_totals(focus, trends.years)
     if len(yearly) > 1:
         first_year, last_year = yearly.index[0], yearly.index[-1]

@@ -7,6 +7,8 @@ that frame with masks written out in this file.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import re
 import warnings
@@ -518,3 +520,11 @@ def test_summary_when_the_donor_has_no_security_activity(tmp_path):
     assert trends.focus.empty
     assert "Germany reported no security and stability activity (Cyberspace)" in cn.trends_summary(trends)
     assert re.search(r"Germany \| ", cn.donor_table(ca.donor_comparison(trends.security, trends.totals, [5])))
+
+
+def test_trends_summary_counts_one_activity_in_the_singular():
+    """A source with a single matching activity reads "1 activity in 1 recipient country or region"."""
+    trends = ca.load_trends(ca.check_trends_parameters())
+    one = dataclasses.replace(trends, security=trends.focus.iloc[[0]])
+    assert "1 activity in 1 recipient country or region." in unescape_markdown(cn.trends_summary(one))
+    assert f"{len(trends.focus):,} activities in " in unescape_markdown(cn.trends_summary(trends))
