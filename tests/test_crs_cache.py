@@ -161,3 +161,29 @@ def test_cli_ingest_shows_progress(source, capsys):
 def test_cli_cache_without_action_prints_help(capsys):
     assert main(["cache"]) == 2
     assert "list" in capsys.readouterr().out
+
+
+def test_clear_leaves_a_conversion_running_in_another_process_alone(source, tmp_cache):
+    """`cache clear` deletes a source's files under its lock and skips a held lock."""
+    from filelock import FileLock
+
+    cached = cache.ingest(source, progress=False)
+    other = cache.ingest(FIXTURES / "bulk_2018_pipe_utf8bom.txt", progress=False)
+    in_progress = tmp_cache / f".{other.name}.abc123.tmp"
+    in_progress.write_text("half a conversion")
+    # Another process holds the second source's lock: it is converting right now.
+    held = FileLock(str(tmp_cache / f"{cache._path_prefix(other)}.lock"))
+    with held:
+        assert _clear_in_another_process() == 1
+    assert not cached.exists() and not cache.companion_path(cached).exists()
+    assert other.exists() and in_progress.exists()
+    assert cache.clear_cache() == 1  # lock free again: now it goes
+    assert not other.exists() and not in_progress.exists()
+
+
+def _clear_in_another_process() -> int:
+    # filelock is re-entrant within a process, so the check needs a second process.
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(cache.clear_cache)

@@ -42,6 +42,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -446,15 +447,33 @@ def list_cache() -> list[CacheEntry]:
 
 
 def clear_cache() -> int:
-    """Delete every cached conversion (and companion, lock and temporary files); return how many."""
+    """Delete every cached conversion with its companion and temporary files; return how many.
+
+    A source being converted by another process right now is left alone: each
+    source's files are deleted while holding its lock, and a lock that is held
+    is skipped (its conversion would otherwise fail when it moves its files in).
+    Lock files stay: deleting a lock file another process waits on would let
+    two processes hold "the" lock at once.
+    """
     removed = 0
     folder = cache_dir()
-    for path in folder.glob("*.parquet"):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed += 1
-    for pattern in (f"*{COMPANION_SUFFIX}", "*.lock", ".*.tmp"):
-        for path in folder.glob(pattern):
-            with contextlib.suppress(OSError):
-                path.unlink()
+    prefixes = {_path_prefix(path) for path in folder.glob("*.parquet")}
+    prefixes |= {path.name[: -len(".lock")] for path in folder.glob("*.lock")}
+    for prefix in sorted(prefixes):
+        lock = FileLock(str(folder / f"{prefix}.lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            continue  # converting in another process right now
+        try:
+            for path in folder.glob(f"{glob.escape(prefix)}-*.parquet"):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+            for pattern in (f"{glob.escape(prefix)}-*{COMPANION_SUFFIX}", f".{glob.escape(prefix)}-*.tmp"):
+                for path in folder.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+        finally:
+            lock.release()
     return removed
