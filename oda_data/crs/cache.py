@@ -433,11 +433,16 @@ def list_cache() -> list[CacheEntry]:
             meta = read_metadata(path)
         except (pa.ArrowInvalid, OSError):  # a foreign or damaged file: show it anyway
             meta = {}
-        companion = companion_path(path)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:  # removed by another process since the listing
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            size += companion_path(path).stat().st_size
         entries.append(CacheEntry(
             path=path,
             source=meta.get("source", "?"),
-            size_bytes=path.stat().st_size + (companion.stat().st_size if companion.exists() else 0),
+            size_bytes=size,
             rows=int(meta.get("rows", -1)),
             created=meta.get("created", "?"),
             layout=meta.get("layout", "?"),
