@@ -73,6 +73,29 @@ CANONICAL_TYPES: dict[str, pa_arrow.DataType] = {
 }
 
 #: The canonical column names, in order.
+
+#: The 2018-vintage CRS bulk text header, in order (86 columns), for writers
+#: of files in the real layout (fixtures, benchmarks). The shared format notes
+#: elide the columns between ``Repaydate2`` and ``RMNCH``; they are the loan
+#: terms and arrears columns of the OECD's CRS file description.
+BULK_2018_COLUMNS = (
+    "Year|DonorCode|DonorName|AgencyCode|AgencyName|CRSid|ProjectNumber|InitialReport|"
+    "RecipientCode|RecipientName|RegionCode|RegionName|IncomegroupCode|IncomegroupName|"
+    "FlowCode|FlowName|Bi_Multi|Category|Finance_t|Aid_t|USD_Commitment|USD_Disbursement|"
+    "USD_Received|USD_Commitment_Defl|USD_Disbursement_Defl|USD_Received_Defl|USD_Adjustment|"
+    "USD_Adjustment_Defl|USD_AmountUntied|USD_AmountPartialTied|USD_AmountTied|"
+    "USD_AmountUntied_Defl|USD_AmountPartialTied_Defl|USD_Amounttied_Defl|USD_IRTC|"
+    "USD_Expert_Commitment|USD_Expert_Extended|USD_Export_Credit|CurrencyCode|"
+    "Commitment_National|Disbursement_National|GrantEquiv|USD_GrantEquiv|ShortDescription|"
+    "ProjectTitle|PurposeCode|PurposeName|SectorCode|SectorName|ChannelCode|ChannelName|"
+    "ChannelReportedName|ParentChannelCode|Geography|ExpectedStartDate|CompletionDate|"
+    "LongDescription|Gender|Environment|PDGG|Trade|FTC|PBA|InvestmentProject|AssocFinance|"
+    "Biodiversity|ClimateMitigation|ClimateAdaptation|Desertification|CommitmentDate|"
+    "TypeRepayment|NumberRepayment|Interest1|Interest2|Repaydate1|Repaydate2|GrantElement|"
+    "USD_Interest|USD_Outstanding|USD_Arrears_Principal|USD_Arrears_Interest|"
+    "USD_Future_DS_Principal|USD_Future_DS_Interest|RMNCH|BudgetIdent|CapitalExpend"
+).split("|")
+
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_TYPES)
 
 #: Amount columns (USD millions).
