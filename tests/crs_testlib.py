@@ -83,3 +83,22 @@ def assert_totals_equal(actual: dict, expected: dict) -> None:
     assert set(actual) == set(expected)
     for key, value in expected.items():
         assert abs(actual[key] - value) < 1e-9, (key, actual[key], value)
+
+
+def run_in_two_processes(target, *args) -> list:
+    """Start ``target(*args, barrier, queue)`` in two spawned processes at once; return what each queued.
+
+    The barrier lines both up so they race for the same new cache entry.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(2), context.Queue()
+    processes = [context.Process(target=target, args=(*args, barrier, queue)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    results = [queue.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    return results

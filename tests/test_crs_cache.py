@@ -13,7 +13,7 @@ from oda_data.cli import main
 from oda_data.crs import cache
 from oda_data.crs.layouts import CRSFormatError
 
-from crs_testlib import FIXTURES
+from crs_testlib import FIXTURES, run_in_two_processes
 
 
 @pytest.fixture(autouse=True)
@@ -101,16 +101,7 @@ def _ingest_in_process(path, cache_folder, barrier, queue):
 
 
 def test_two_processes_reading_a_new_source(source, tmp_cache):
-    context = multiprocessing.get_context("spawn")
-    barrier, queue = context.Barrier(2), context.Queue()
-    processes = [context.Process(target=_ingest_in_process, args=(str(source), str(tmp_cache), barrier, queue))
-                 for _ in range(2)]
-    for process in processes:
-        process.start()
-    results = [queue.get(timeout=120) for _ in processes]
-    for process in processes:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+    results = run_in_two_processes(_ingest_in_process, str(source), str(tmp_cache))
     paths = {path for path, _ in results}
     assert len(paths) == 1
     assert sorted(count for _, count in results) == [0, 1]  # converted once, the other waited
@@ -183,7 +174,5 @@ def test_clear_leaves_a_conversion_running_in_another_process_alone(source, tmp_
 
 def _clear_in_another_process() -> int:
     # filelock is re-entrant within a process, so the check needs a second process.
-    import multiprocessing
-
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(cache.clear_cache)

@@ -8,7 +8,6 @@ themes -- and that queries really skip row groups.
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import os
 import shutil
 
@@ -23,7 +22,7 @@ from oda_data.cli import main
 from oda_data.crs import CANONICAL_COLUMNS, cache, layouts
 from oda_data.crs import themes as crs_themes
 
-from crs_testlib import FIXTURES, bulk_text_rows
+from crs_testlib import FIXTURES, bulk_text_rows, run_in_two_processes
 
 DONORS = (701, 4, 302, 12, 801)
 TAGGED_AND_ALL = [*CANONICAL_COLUMNS, "theme", "theme_rule"]
@@ -308,16 +307,7 @@ def _read_in_process(path, cache_folder, barrier, queue):
 def test_two_processes_querying_a_new_source(tmp_path, tmp_cache):
     source = tmp_path / "many.txt"
     write_many_rows(source, copies=30)
-    context = multiprocessing.get_context("spawn")
-    barrier, queue = context.Barrier(2), context.Queue()
-    processes = [context.Process(target=_read_in_process, args=(str(source), str(tmp_cache), barrier, queue))
-                 for _ in range(2)]
-    for process in processes:
-        process.start()
-    results = [queue.get(timeout=120) for _ in processes]
-    for process in processes:
-        process.join(timeout=120)
-        assert process.exitcode == 0
+    results = run_in_two_processes(_read_in_process, str(source), str(tmp_cache))
     assert sorted(count for _, count in results) == [0, 1]  # converted once, the other waited
     expected = oda_data.read_crs(source, donors=[701], themes=["maritime_security", "counter_terrorism"])
     assert len(expected) > 0
