@@ -16,7 +16,7 @@ import sys
 
 # module -> its `register(subparsers)` adds sub-commands whose handler is set
 # with `set_defaults(handler=...)`; a handler returns the exit code.
-_COMMAND_MODULES = ("oda_data.reports", "oda_data.crs.cli", "oda_data.crs.download")
+_COMMAND_MODULES = ("oda_data.reports.cli", "oda_data.crs.cli", "oda_data.crs.download")
 
 
 def help_handler(parser: argparse.ArgumentParser):

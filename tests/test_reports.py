@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 import oda_data
+import oda_data._files
 from oda_data import reports
 from oda_data.cli import main
 from oda_data.reports import EntryResult, ScheduleError, build_reports, entry_key, load_schedule
@@ -249,7 +250,7 @@ def test_atomic_write_keeps_the_old_file_when_replacing_fails(tmp_path, monkeypa
     def fail_replace(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(reports.os, "replace", fail_replace)
+    monkeypatch.setattr(oda_data._files.os, "replace", fail_replace)
     with pytest.raises(OSError, match="disk full"):
         reports.atomic_write(page, "new page " * 1000)
     assert page.read_text() == "old page"
@@ -429,7 +430,7 @@ def test_html_export_failure_leaves_no_page(project, monkeypatch):
     def broken_export(nb, *, title):
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(reports, "export_html", broken_export)
+    monkeypatch.setattr(reports.worker, "export_html", broken_export)
     result = build_reports(schedule, output, jobs=1, progress=False)
 
     assert result.exit_code == 1

@@ -1,0 +1,18 @@
+"""Small text helpers shared by the reports modules."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def one_line(text: str) -> str:
+    """One line of plain text (no colour codes), at most 500 characters."""
+    text = " ".join(_ANSI.sub("", text).split())
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
