@@ -1,0 +1,38 @@
+# Sphinx configuration of the reports site. oda_data.reports.site copies this
+# folder into the site's Sphinx source folder (<output>/.sphinx/src) and writes
+# index.md, reports/<name>.ipynb and _extra/ beside it.
+project = "ODA security and stability reports"
+html_title = project
+extensions = ["myst_nb"]
+exclude_patterns = ["_extra", "**/.ipynb_checkpoints"]
+root_doc = "index"
+
+# The notebooks were executed by papermill; MyST-NB only renders them.
+nb_execution_mode = "off"
+nb_output_stderr = "remove"  # warnings belong to the build, not to the page
+nb_merge_streams = True
+# No MathJax (it would come from a CDN): LaTeX outputs fall back to their text.
+nb_mime_priority_overrides = [("html", "text/latex", None)]
+myst_enable_extensions = []
+
+html_theme = "sphinx_book_theme"
+html_static_path = ["_static"]
+html_css_files = ["site.css"]
+html_extra_path = ["_extra"]  # CSV files, chart images, executed notebooks
+html_copy_source = False
+html_show_sourcelink = False
+html_last_updated_fmt = None
+html_theme_options = {
+    "home_page_in_toc": True,
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "use_repository_button": False,
+    "show_navbar_depth": 1,
+    "navigation_with_keys": False,
+    "search_bar_text": "Search the reports...",
+    "footer_start": [],
+    "footer_end": [],
+    "article_footer_items": [],
+}
+html_sidebars = {"**": ["navbar-logo", "search-button-field", "sbt-sidebar-nav.html"]}
