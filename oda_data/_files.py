@@ -22,7 +22,8 @@ TEMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
-def temporary_beside(path: str | PathLike, *, suffix: str = TEMP_SUFFIX) -> Iterator[Path]:
+def temporary_beside(path: str | PathLike, *, suffix: str = TEMP_SUFFIX,
+                     folder: str | PathLike | None = None) -> Iterator[Path]:
     """Yield a new, empty temporary file in the folder of ``path``; remove it on exit.
 
     Write to it, then move it over ``path`` with :func:`publish` (or
@@ -35,9 +36,13 @@ def temporary_beside(path: str | PathLike, *, suffix: str = TEMP_SUFFIX) -> Iter
         The final file; its folder must exist.
     suffix : str
         End of the temporary name (a tool may need one, e.g. ``.tmp.ipynb``).
+    folder : path-like, optional
+        Where to create it instead (same file system as ``path``): the reports
+        build keeps its temporary files in a folder of its own.
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    handle, temporary = tempfile.mkstemp(dir=folder or path.parent, prefix=f".{path.name}.",
+                                         suffix=suffix)
     os.close(handle)
     try:
         yield Path(temporary)
@@ -51,14 +56,16 @@ def publish(temporary: str | PathLike, target: str | PathLike) -> None:
     os.replace(temporary, target)
 
 
-def atomic_write(path: str | PathLike, data: str | bytes) -> None:
+def atomic_write(path: str | PathLike, data: str | bytes, *,
+                 folder: str | PathLike | None = None) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` through a temporary file and ``os.replace``.
 
     Readers see either the old file or the whole new one, never a partial
-    write; the temporary file is removed when anything fails.
+    write; the temporary file is removed when anything fails. ``folder``: see
+    :func:`temporary_beside`.
     """
     path = Path(path)
-    with temporary_beside(path) as temporary:
+    with temporary_beside(path, folder=folder) as temporary:
         with open(temporary, "wb") as stream:
             stream.write(data.encode("utf-8") if isinstance(data, str) else data)
             stream.flush()

@@ -16,3 +16,10 @@ def one_line(text: str) -> str:
 def now() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def os_error_line(error: OSError) -> str:
+    """``<path>: <reason>`` on one line (the path first, as the shell does)."""
+    paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+    reason = error.strerror or str(error)
+    return f"{' -> '.join(paths)}: {reason}" if paths else one_line(reason)

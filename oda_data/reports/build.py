@@ -1,251 +1,334 @@
-"""Build every report of a schedule: plan, lock, run in parallel, record."""
+"""Build the reports of a schedule: check, lock, plan, run in parallel, record, render.
+
+:func:`build_reports` writes into the output folder:
+
+* ``_executed/<name>.ipynb`` - each report's executed notebook (the last good one);
+* ``_executed/_failed/<name>.ipynb`` - the executed copy of a failed run;
+* ``manifest.json`` - one record per report (see :mod:`.manifest`);
+* the site rendered from them (``index.html`` and the pages).
+
+A report whose key (notebook, parameters, package code and data, CRS source)
+is unchanged since its last good build is not run again. Every file goes
+first to the build's own temporary folder (``.oda-build-<pid>-<random>``)
+and is moved into place when complete; that folder is removed at the end,
+and folders left by a killed build (recognised by their owner file) are
+removed by the next one. No other file of the output folder is touched.
+"""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
-from collections import Counter
+import tempfile
 from os import PathLike
 from pathlib import Path
 
-from .._files import TEMP_SUFFIX as _TEMP_SUFFIX, atomic_write
-from ._text import now as _now
-from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, MANIFEST_FORMAT, BuildResult, EntryResult,
-                       _BUILT_STATUSES, _read_previous_manifest, crs_source_for, entry_key,
-                       source_fingerprint)
-from .schedule import (DEFAULT_SCHEDULE, INDEX_NAME, MANIFEST_NAME, ReportEntry, Schedule,
-                       load_schedule, search_folders)
-from .pages import render_index
-from .worker import _execute
+from ._text import now
+from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILED_DIR,
+                       MANIFEST_NAME, BuildResult, EntryResult, crs_dataset, entry_key, git_commit,
+                       package_checksum, packaged_datasets, read_previous, source_fingerprint,
+                       write_manifest)
+from .schedule import DEFAULT_SCHEDULE, ReportEntry, Schedule, ScheduleError, load_schedule
+from .worker import cpu_count, execute
 
-#: Where the pages go by default (git-ignored).
+#: Where the site goes by default (git-ignored).
 DEFAULT_OUTPUT = Path("reports") / "build"
-#: How to get CRS data, shown for ``requires: crs`` entries that cannot run.
-CRS_HOWTO = (
-    f"needs OECD CRS data: run `oda-data download crs --reduced`, then "
-    f"`{CRS_SOURCE_ENV}=<path> oda-data reports build`"
-)
 #: Held while a build writes into the output folder.
 LOCK_NAME = ".build.lock"
+#: Prefix of the build's own temporary folder in the output folder.
+TEMP_PREFIX = ".oda-build-"
+#: File inside that folder naming it as the build's (nothing else is ever removed).
+TEMP_OWNER = "OWNER"
+INDEX_NAME = "index.html"
 
 
 class BuildLockedError(RuntimeError):
     """Another build is writing into the same output folder."""
 
 
+class OutputFolderError(ValueError):
+    """The output folder would overwrite the notebooks the build reads."""
 
-def build_reports(
-    schedule_path: str | PathLike = DEFAULT_SCHEDULE,
-    output_dir: str | PathLike = DEFAULT_OUTPUT,
-    *,
-    jobs: int | None = None,
-    force: bool = False,
-    progress: bool = True,
-) -> BuildResult:
-    """Build every report of a schedule into ``output_dir``.
+
+def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
+                  output_dir: str | PathLike = DEFAULT_OUTPUT, *, jobs: int | None = None,
+                  force: bool = False, progress: bool = True, only: list[str] | None = None,
+                  demo: bool = False) -> BuildResult:
+    """Build the reports of a schedule into ``output_dir``.
 
     Parameters
     ----------
-    schedule_path : path-like, default ``reports/schedule.yaml``
-        The schedule (see :func:`load_schedule`).
-    output_dir : path-like, default ``reports/build``
-        Created when missing; receives ``<name>.ipynb``, ``<name>.html``,
-        ``index.html`` and ``manifest.json``.
+    schedule_path, output_dir : path-like
+        The schedule (:func:`~.schedule.load_schedule`) and where the site goes.
     jobs : int, optional
-        Reports executed at the same time (default: the number of CPU cores).
-        With 1 everything runs in this process.
-    force : bool, default False
-        Rebuild reports whose inputs are unchanged since their last successful build.
-    progress : bool, default True
-        Show a progress bar (tqdm, on stderr).
-
-    Returns
-    -------
-    BuildResult
-        A failed report never stops the others; check ``result.exit_code``.
+        Reports executed at once (default: the CPU cores); 1 runs in this process.
+    force : bool
+        Run reports even when nothing they depend on changed.
+    progress : bool
+        A progress bar on stderr (tqdm).
+    only : list of str, optional
+        Build only these reports; the others keep their last build.
+    demo : bool
+        Run the ``requires: crs`` reports on the package's demonstration CRS
+        file (their pages say so).
 
     Raises
     ------
     ScheduleError
-        When the schedule is invalid (nothing is run then).
+        Invalid schedule or unknown name in ``only`` (nothing runs).
+    OutputFolderError
+        ``output_dir`` is, lies inside or holds the notebooks' folder.
     BuildLockedError
-        When another build is writing into ``output_dir``.
-    KeyboardInterrupt
-        After Ctrl-C, once the reports already running are recorded.
+        Another build is writing into ``output_dir``.
+    OSError
+        The output folder cannot be created or written.
 
     Notes
     -----
-    With ``jobs > 1`` reports run in worker processes started with
-    multiprocessing's "spawn" method, which imports the calling script again:
-    in a script, call this under ``if __name__ == "__main__":``.
+    With ``jobs > 1`` reports run in worker processes started with the
+    "spawn" method: in a script, call this under ``if __name__ == "__main__":``.
     """
     import filelock
 
     schedule = load_schedule(schedule_path)
+    selected = _select(schedule, only)
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs: expected a whole number >= 1, got {jobs!r}")
-    output_dir = Path(output_dir).resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # Two builds into one folder would remove each other's temporary files and
-    # interleave manifests: the second one stops with a clear message.
-    lock = filelock.FileLock(output_dir / LOCK_NAME, timeout=0)
+    output = Path(os.path.abspath(output_dir))
+    check_output_folder(output, schedule)
+    output.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(output / LOCK_NAME, timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
-        raise BuildLockedError(
-            f"{output_dir}: another build is writing here (lock file {LOCK_NAME}); wait for "
-            "it to finish or pass another --output"
-        ) from None
+        raise BuildLockedError(f"{output}: another build is writing here (lock file {LOCK_NAME});"
+                               " wait for it to finish or pass another --output") from None
     try:
-        return _build_locked(schedule, output_dir, jobs=jobs, force=force, progress=progress)
+        _remove_abandoned_temp_folders(output)
+        temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=output))
+        try:
+            (temp / TEMP_OWNER).write_text(f"oda-data reports build, pid {os.getpid()}\n")
+            return _Build(schedule, selected, output, temp, force=force, demo=demo).run(
+                jobs or cpu_count(), progress)
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
     finally:
         lock.release()
 
 
-def _build_locked(
-    schedule: Schedule, output_dir: Path, *, jobs: int | None, force: bool, progress: bool
-) -> BuildResult:
-    from tqdm import tqdm
+def _select(schedule: Schedule, only: list[str] | None) -> set[str]:
+    if not only:
+        return set(schedule.names)
+    unknown = [name for name in only if name not in schedule.names]
+    if unknown:
+        raise ScheduleError(f"{schedule.path}: no report named {', '.join(map(repr, unknown))}; "
+                            f"valid names: {', '.join(schedule.names)}")
+    return set(only)
 
-    from .. import __version__
-    from ..white_paper import data_checksum
 
-    _remove_stale_temp_files(output_dir)
-    previous = _read_previous_manifest(output_dir / MANIFEST_NAME)
-    context = {
-        "data_checksum": data_checksum(),
-        "package_version": __version__,
-        "schedule": str(schedule.path),
-    }
-    folders = search_folders(schedule.path)
-
-    results: dict[str, EntryResult] = {}
-    tasks: list[dict] = []
+def check_output_folder(output: Path, schedule: Schedule) -> None:
+    """Refuse an output folder that is, lies inside or contains a notebooks folder."""
+    resolved = output.resolve()
+    protected = set()
     for entry in schedule:
-        planned = _plan_entry(entry, folders, previous.get(entry.name), context, output_dir,
-                              force)
-        if isinstance(planned, EntryResult):
-            results[entry.name] = planned
-        else:
-            tasks.append(planned)
-
-    build = _BuildFiles(schedule, output_dir, previous, context)
-    bar = tqdm(total=len(schedule), initial=len(results), unit="report", desc="reports",
-               file=sys.stderr, disable=not progress, dynamic_ncols=True)
-
-    def record(task: dict, outcome: dict) -> None:
-        results[task["name"]] = _finish(task, outcome)
-        bar.set_postfix_str(f"{task['name']}: {results[task['name']].status}")
-        bar.update()
-        build.write(results)  # an interrupted build keeps what finished
-
-    try:
-        build.write(results)
-        _execute(tasks, jobs, record)
-    finally:
-        bar.close()
-    ordered = [results[entry.name] for entry in schedule]
-    build.write(results, complete=True)
-    return BuildResult(ordered, output_dir, output_dir / INDEX_NAME, output_dir / MANIFEST_NAME)
+        protected.update({entry.path.parent.resolve(), (entry.project / "notebooks").resolve()})
+    for folder in sorted(protected):
+        if resolved == folder or folder in resolved.parents or resolved in folder.parents:
+            raise OutputFolderError(
+                f"{output}: the output folder may not be, lie inside or contain {folder} (the "
+                f"notebooks the reports are built from); pass another --output, e.g. "
+                f"{DEFAULT_OUTPUT}")
 
 
-def _plan_entry(
-    entry: ReportEntry,
-    folders: list[Path],
-    previous: dict | None,
-    context: dict,
-    output_dir: Path,
-    force: bool,
-) -> EntryResult | dict:
-    """Either the final result (skipped, unchanged, bad CRS source) or a task to execute."""
-    parameters = dict(entry.parameters)
-    base = dict(name=entry.name, notebook=entry.notebook, requires=list(entry.requires),
-                data_checksum=context["data_checksum"],
-                package_version=context["package_version"])
-    crs_fingerprint = None
-    if "crs" in entry.requires:
-        source = crs_source_for(entry, folders)
-        if source is None:
-            return EntryResult(parameters=parameters, status="skipped", message=CRS_HOWTO, **base)
-        parameters[CRS_SOURCE_PARAMETER] = str(source)
-        if not source.exists():
-            origin = (f"parameter {CRS_SOURCE_PARAMETER}" if CRS_SOURCE_PARAMETER in entry.parameters
-                      else f"${CRS_SOURCE_ENV}")
-            return EntryResult(parameters=parameters, status="failed",
-                               error=f"CRS source {str(source)!r} (from {origin}) does not exist",
-                               **base)
-        crs_fingerprint = source_fingerprint(source)
-    key = entry_key(entry.path, parameters, data_checksum=context["data_checksum"],
-                    package_version=context["package_version"], crs_fingerprint=crs_fingerprint)
-    if not force and previous and _still_current(previous, key, output_dir):
-        return EntryResult(
-            parameters=parameters, status="unchanged", crs_source=crs_fingerprint, key=key,
-            duration_s=previous.get("duration_s"), built_at=previous.get("built_at"),
-            html=previous["html"], executed_notebook=previous["executed_notebook"],
-            message=f"skipped (unchanged since {previous.get('built_at') or 'the last build'})",
-            **base,
-        )
-    return {"name": entry.name, "notebook_path": str(entry.path), "parameters": parameters,
-            "output_dir": str(output_dir), "base": base, "key": key,
-            "crs_source": crs_fingerprint}
+def _remove_abandoned_temp_folders(output: Path) -> None:
+    """Remove the temporary folders of builds that were killed (we hold the lock: none runs)."""
+    for folder in output.glob(f"{TEMP_PREFIX}*"):
+        if folder.is_dir() and not folder.is_symlink() and (folder / TEMP_OWNER).is_file():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
-def _still_current(previous: dict, key: str, output_dir: Path) -> bool:
-    """The previous build of this entry is current and its pages are still there."""
-    return (
-        previous.get("status") in _BUILT_STATUSES
-        and previous.get("key") == key
-        and bool(previous.get("html")) and (output_dir / previous["html"]).is_file()
-        and bool(previous.get("executed_notebook"))
-        and (output_dir / previous["executed_notebook"]).is_file()
-    )
+def command_name() -> str:
+    """How the user runs ``oda-data`` here: the running executable, relative when inside cwd."""
+    candidates = [Path(sys.argv[0]) if sys.argv and Path(sys.argv[0]).name == "oda-data"
+                  else None, Path(sys.executable).parent / "oda-data"]
+    for candidate in filter(None, candidates):
+        if candidate.is_file():
+            absolute = Path(os.path.abspath(candidate))
+            try:
+                return absolute.relative_to(Path.cwd()).as_posix()
+            except ValueError:
+                return str(absolute)
+    return "oda-data"
 
 
-def _finish(task: dict, outcome: dict) -> EntryResult:
-    return EntryResult(
-        parameters=task["parameters"], key=task["key"] if outcome["status"] == "ok" else None,
-        crs_source=task["crs_source"], built_at=_now(), **task["base"], **outcome,
-    )
+class _Build:
+    """One build: the plan of each report, the runs, the records."""
 
+    def __init__(self, schedule: Schedule, selected: set[str], output: Path, temp: Path, *,
+                 force: bool, demo: bool):
+        from .. import __version__
 
+        self.schedule, self.selected, self.output, self.temp = schedule, selected, output, temp
+        self.force, self.demo = force, demo
+        self.previous = read_previous(output / MANIFEST_NAME)
+        project = schedule.entries[0].project
+        self.context = {"package_version": __version__, "git_commit": git_commit(project),
+                        "generated_at": now()}
+        self.package = package_checksum()
+        self.datasets = packaged_datasets()
+        self.results: dict[str, EntryResult] = {}
 
-def _remove_stale_temp_files(output_dir: Path) -> None:
-    """Remove our temporary files left by an interrupted build (never anyone else's)."""
-    for pattern in (f".*{_TEMP_SUFFIX}", f".*{_TEMP_SUFFIX}.ipynb"):
-        for stale in output_dir.glob(pattern):
-            if stale.is_file():
-                stale.unlink(missing_ok=True)
+    def run(self, jobs: int, progress: bool) -> BuildResult:
+        from tqdm import tqdm
 
-
-class _BuildFiles:
-    """Writes manifest.json and index.html for the results known so far."""
-
-    def __init__(self, schedule: Schedule, output_dir: Path, previous: dict, context: dict):
-        self.schedule, self.output_dir = schedule, output_dir
-        self.previous, self.context = previous, context
-
-    def write(self, results: dict[str, EntryResult], *, complete: bool = False) -> None:
-        records = []
+        tasks = []
         for entry in self.schedule:
-            if entry.name in results:
-                records.append(results[entry.name].to_record())
-            elif entry.name in self.previous:
-                # Not finished yet: its files on disk are still the previous build's.
-                records.append(self.previous[entry.name])
+            planned = self._plan(entry)
+            if isinstance(planned, EntryResult):
+                self.results[entry.name] = planned
             else:
-                records.append({"name": entry.name, "notebook": entry.notebook,
-                                "parameters": entry.parameters, "status": "pending"})
-        manifest = {
-            "manifest_format": MANIFEST_FORMAT,
-            "complete": complete,
-            "generated_at": _now(),
-            **self.context,
-            "counts": dict(Counter(record["status"] for record in records)),
-            "reports": records,
-        }
-        atomic_write(self.output_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
-        shown = [results.get(entry.name) or EntryResult(
-            name=entry.name, notebook=entry.notebook, parameters=entry.parameters,
-            status="pending") for entry in self.schedule]
-        atomic_write(self.output_dir / INDEX_NAME,
-                     render_index(shown, context=self.context, complete=complete))
+                tasks.append(planned)
+        bar = tqdm(total=len(tasks), unit="report", desc="reports", file=sys.stderr,
+                   disable=not progress or not tasks, dynamic_ncols=True)
 
+        def record(task: dict, outcome: dict) -> None:
+            self.results[task["name"]] = self._finish(task, outcome)
+            bar.set_postfix_str(f"{task['name']}: {self.results[task['name']].status}")
+            bar.update()
+            self._write(complete=False)  # an interrupted build keeps what finished
+
+        try:
+            self._write(complete=False)
+            execute(tasks, jobs, record)
+        finally:
+            bar.close()
+        manifest = self._write(complete=True)
+        _render(self.output, manifest)
+        entries = [self.results[entry.name] for entry in self.schedule]
+        return BuildResult(entries, self.output, self.output / INDEX_NAME,
+                           self.output / MANIFEST_NAME)
+
+    def _write(self, *, complete: bool) -> dict:
+        entries = [self.results.get(entry.name) or self._pending(entry) for entry in self.schedule]
+        return write_manifest(self.output, entries, self.context, complete=complete,
+                              folder=self.temp)
+
+    def _base(self, entry: ReportEntry, parameters: dict, **fields) -> EntryResult:
+        return EntryResult(
+            name=entry.name, title=entry.title, description=entry.description, group=entry.group,
+            teaching=entry.teaching, notebook=entry.notebook,
+            parameters={**entry.defaults, **parameters}, requires=list(entry.requires),
+            package_version=self.context["package_version"],
+            git_commit=self.context["git_commit"], **fields)
+
+    def _pending(self, entry: ReportEntry) -> EntryResult:
+        return self._base(entry, entry.parameters, status="skipped",
+                          reason="not built yet (build in progress)")
+
+    def _executed(self, name: str) -> Path:
+        return self.output / EXECUTED_DIR / f"{name}.ipynb"
+
+    def _plan(self, entry: ReportEntry) -> EntryResult | dict:
+        """The final result (skipped, unchanged, not selected) or a task to run."""
+        previous = self.previous.get(entry.name, {})
+        parameters, unset_env, crs_fingerprint = dict(entry.parameters), [], None
+        data = [self.datasets[name] for name in entry.data if name in self.datasets]
+        demo = False
+        if "crs" in entry.requires:
+            source, demo = self._crs_source(entry)
+            if source is None:
+                return self._base(entry, parameters, status="skipped", reason=self._crs_howto())
+            if demo:
+                unset_env = [CRS_SOURCE_ENV]  # the notebook picks (and labels) the demo file
+            else:
+                parameters[CRS_SOURCE_PARAMETER] = str(source)
+            if not source.is_file():
+                origin = (f"parameter {CRS_SOURCE_PARAMETER}" if CRS_SOURCE_PARAMETER in
+                          entry.parameters else f"${CRS_SOURCE_ENV}")
+                return self._base(entry, parameters, status="failed",
+                                  error=f"CRS source {str(source)!r} (from {origin}) does not exist")
+            crs_fingerprint = source_fingerprint(source)
+            data.append(crs_dataset(source, demo=demo, previous=previous.get("data")))
+        key = entry_key(entry.path, parameters, package=self.package,
+                        data=[d["checksum"] for d in data], crs_fingerprint=crs_fingerprint)
+        executed = self._executed(entry.name)
+        kept = executed.is_file() and previous.get("status") in ("ok", "stale")
+        current = kept and previous["status"] == "ok" and previous.get("key") == key
+        if current and (not self.force or entry.name not in self.selected):
+            return self._kept(entry, previous, parameters, data)
+        if entry.name not in self.selected:
+            if kept:
+                return self._kept(entry, previous, parameters, data)
+            return self._base(entry, parameters, status="skipped",
+                              reason="not built yet (not selected with --only)")
+        return {"name": entry.name, "notebook_path": str(entry.path), "parameters": parameters,
+                "executed": str(executed), "temp_dir": str(self.temp), "unset_env": unset_env,
+                "failed_executed": str(self.output / EXECUTED_DIR / FAILED_DIR /
+                                       f"{entry.name}.ipynb"),
+                "entry": entry, "key": key, "data": data, "demo": demo}
+
+    def _kept(self, entry, previous, parameters, data) -> EntryResult:
+        """A report not run in this build: its last good build, as recorded."""
+        kept = self._base(entry, previous.get("parameters", parameters), status=previous["status"],
+                          data=previous.get("data", data), key=previous.get("key"),
+                          built_at=previous.get("built_at"), duration_s=previous.get("duration_s"),
+                          executed=f"{EXECUTED_DIR}/{entry.name}.ipynb",
+                          demo=previous.get("demo", False), unchanged=True)
+        if previous["status"] == "stale":
+            kept.error = "the last run failed; rebuild it to see why"
+        return kept
+
+    def _crs_source(self, entry: ReportEntry) -> tuple[Path | None, bool]:
+        if self.demo:
+            from ..crs_analysis import demo_source_path
+
+            return demo_source_path(), True
+        written = entry.parameters.get(CRS_SOURCE_PARAMETER)
+        if written:
+            path = Path(str(written)).expanduser()
+            return (path if path.is_absolute() else (entry.project / path).resolve()), False
+        from_env = os.environ.get(CRS_SOURCE_ENV, "").strip()
+        return (Path(from_env).expanduser().resolve() if from_env else None), False
+
+    def _crs_howto(self) -> str:
+        command = command_name()
+        return (f"needs OECD CRS data: run `{command} download crs --reduced`, then "
+                f"`{CRS_SOURCE_ENV}=<path> {command} reports build`; or "
+                f"`{command} reports build --demo` for pages on the demonstration data")
+
+    def _finish(self, task: dict, outcome: dict) -> EntryResult:
+        entry: ReportEntry = task["entry"]
+        relative = f"{EXECUTED_DIR}/{entry.name}.ipynb"
+        failed = (f"{EXECUTED_DIR}/{FAILED_DIR}/{entry.name}.ipynb"
+                  if outcome["failed_executed"] else None)
+        if outcome["status"] == "ok":
+            return self._base(entry, task["parameters"], status="ok", data=task["data"],
+                              key=task["key"], built_at=now(), duration_s=outcome["duration_s"],
+                              executed=relative, demo=task["demo"])
+        previous = self.previous.get(entry.name, {})
+        if Path(task["executed"]).is_file() and previous.get("status") in ("ok", "stale"):
+            # Keep the last good page, marked stale, with this run's error.
+            stale = self._kept(entry, previous, task["parameters"], task["data"])
+            stale.status, stale.error, stale.failed_executed = "stale", outcome["error"], failed
+            stale.unchanged = False
+            return stale
+        return self._base(entry, task["parameters"], status="failed", error=outcome["error"],
+                          data=task["data"], built_at=now(), duration_s=outcome["duration_s"],
+                          failed_executed=failed, demo=task["demo"])
+
+
+def _render(output: Path, manifest: dict) -> None:
+    """The site from the manifest and executed notebooks (Sphinx when available)."""
+    try:
+        from .site import render
+    except ImportError as error:
+        if error.name != f"{__package__}.site":
+            raise
+        from .pages import render
+    render(output, manifest)
+
+
+def read_manifest(output: str | PathLike) -> dict:
+    """The manifest of a build folder (for tools and tests)."""
+    return json.loads((Path(output) / MANIFEST_NAME).read_text(encoding="utf-8"))

@@ -1,4 +1,10 @@
-"""``oda-data reports build`` and ``oda-data reports list``."""
+"""``oda-data reports build`` and ``oda-data reports list``.
+
+Exit codes: 0 when every report is ok or skipped; 1 when one failed or is
+stale, or on an operating-system error (one line naming the path); 2 for an
+invalid schedule, an unknown ``--only`` name, a refused output folder or a
+folder another build holds; 130 when interrupted.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,29 +12,34 @@ import sys
 from pathlib import Path
 
 from ..cli import help_handler, whole_number
-from .build import DEFAULT_OUTPUT, BuildLockedError, build_reports
+from ._text import os_error_line
+from .build import DEFAULT_OUTPUT, BuildLockedError, OutputFolderError, build_reports
 from .manifest import STATUSES
-from .schedule import DEFAULT_SCHEDULE, ScheduleError
+from .schedule import DEFAULT_SCHEDULE, ScheduleError, load_schedule
 
 
 def register(subparsers) -> None:
-    """Add ``oda-data reports build`` to the ``oda-data`` command."""
+    """Add ``oda-data reports build|list`` to the ``oda-data`` command."""
     reports = subparsers.add_parser(
-        "reports", help="build the scheduled HTML reports",
+        "reports", help="build the scheduled reports site",
         description="Scheduled reports built from the notebooks (see reports/README.md).",
     )
     reports.set_defaults(handler=help_handler(reports))
     actions = reports.add_subparsers(dest="reports_action", metavar="ACTION")
     build = actions.add_parser(
-        "build", help="run every report of the schedule and write pages, index and manifest",
-        description="Run every report of the schedule with papermill and write <name>.html, "
-        "<name>.ipynb, index.html and manifest.json to the output folder. Reports whose "
-        "notebook, parameters, data and package version are unchanged are not run again.",
+        "build", help="run the reports of the schedule and render the site",
+        description="Run the reports of the schedule with papermill, write manifest.json and "
+        "render the site into the output folder. Reports whose notebook, parameters, data and "
+        "package code are unchanged are not run again.",
     )
-    build.add_argument("--schedule", type=Path, default=DEFAULT_SCHEDULE, metavar="FILE",
-                       help=f"the schedule (default: {DEFAULT_SCHEDULE})")
+    _schedule_option(build)
     build.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
-                       help=f"where the pages go (default: {DEFAULT_OUTPUT})")
+                       help=f"where the site goes (default: {DEFAULT_OUTPUT})")
+    build.add_argument("--only", nargs="+", metavar="NAME",
+                       help="build only these reports (names from `oda-data reports list`)")
+    build.add_argument("--demo", action="store_true",
+                       help="run the CRS reports on the bundled demonstration data (invented "
+                       "activities, labelled as such)")
     build.add_argument("--jobs", type=whole_number(1), default=None, metavar="N",
                        help="reports run at the same time (default: the number of CPU cores)")
     build.add_argument("--force", action="store_true",
@@ -36,21 +47,54 @@ def register(subparsers) -> None:
     build.add_argument("--no-progress", dest="progress", action="store_false",
                        help="no progress bar")
     build.set_defaults(handler=_build_command)
+    listing = actions.add_parser("list", help="list the reports of the schedule",
+                                 description="List the reports of the schedule: name, group, "
+                                 "title, notebook and parameters.")
+    _schedule_option(listing)
+    listing.set_defaults(handler=_list_command)
+
+
+def _schedule_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--schedule", type=Path, default=DEFAULT_SCHEDULE, metavar="FILE",
+                        help=f"the schedule (default: {DEFAULT_SCHEDULE})")
 
 
 def _build_command(args: argparse.Namespace) -> int:
     try:
         result = build_reports(args.schedule, args.output, jobs=args.jobs, force=args.force,
-                               progress=args.progress)
-    except (ScheduleError, BuildLockedError) as error:
+                               progress=args.progress, only=args.only, demo=args.demo)
+    except (ScheduleError, BuildLockedError, OutputFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
+        return 1
     for entry in result:
-        if entry.status == "failed":
-            print(f"FAILED  {entry.name}: {entry.error}")
+        if entry.status in ("failed", "stale"):
+            kept = " (the last good page is kept)" if entry.status == "stale" else ""
+            print(f"FAILED  {entry.name}: {entry.error}{kept}")
         elif entry.status == "skipped":
-            print(f"skipped {entry.name}: {entry.message}")
+            print(f"skipped {entry.name}: {entry.reason}")
     counts = result.counts
     print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s))
-          + f" - index: {result.index_path}")
+          + f" - site: {result.index_path}")
     return result.exit_code
+
+
+def _list_command(args: argparse.Namespace) -> int:
+    try:
+        schedule = load_schedule(args.schedule)
+    except ScheduleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
+        return 1
+    width = max(len(entry.name) for entry in schedule)
+    for entry in schedule:
+        parameters = ", ".join(f"{key}={value}" for key, value in entry.parameters.items())
+        needs = f" [needs {', '.join(entry.requires)}]" if entry.requires else ""
+        print(f"{entry.name:<{width}}  {entry.group:<8}  {entry.title}{needs}")
+        print(f"{'':<{width}}  {'':<8}  {entry.notebook}" + (f" ({parameters})" if parameters
+                                                            else ""))
+    return 0

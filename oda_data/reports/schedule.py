@@ -1,33 +1,47 @@
-"""Read and validate ``reports/schedule.yaml``: which notebooks to run, with which parameters."""
+"""Read and validate ``reports/schedule.yaml``: which notebooks to run, with which parameters.
+
+Everything is checked before anything runs, and every problem is reported at
+once, each naming the file, the entry and the field. The YAML is read with a
+strict safe loader (no duplicate keys, no anchors or aliases); notebook paths
+and globs stay inside the project; parameter names must be ones the notebook
+declares in its ``parameters`` cell (read with papermill's ``inspect_notebook``).
+"""
 from __future__ import annotations
 
-import glob
+import ast
+import difflib
+import json
+import keyword
+import logging
 import math
 import re
 from dataclasses import dataclass, field
 from os import PathLike
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from . import _globs
 from ._text import one_line as _one_line
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
 DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"
-INDEX_NAME = "index.html"
-MANIFEST_NAME = "manifest.json"
-_ENTRY_FIELDS = ("name", "notebook", "parameters", "requires")
-_TOP_LEVEL_FIELDS = ("reports",)
+#: The sections of the reports site, in the order the home page shows them.
+GROUPS = ("overview", "themes", "regions", "pledges", "crs", "teaching")
 #: What an entry may require, and why.
-REQUIREMENTS = {"crs": "an OECD CRS source (entry parameter crs_source or $ODA_CRS_SOURCE)"}
-# A name becomes <name>.html and <name>.ipynb: keep it portable and unambiguous.
+REQUIREMENTS = {"crs": "an OECD CRS source (entry parameter crs_source, $ODA_CRS_SOURCE or --demo)"}
+#: The data sets a report may name in ``data:`` (described in the manifest's data entries).
+DATASETS = ("white_paper", "dac_rates", "crs")
+
+_ENTRY_FIELDS = ("name", "notebook", "title", "description", "group", "parameters", "requires",
+                 "data")
+_TOP_LEVEL_FIELDS = ("reports",)
+# A name becomes a file name in the output folder: keep it portable and unambiguous.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_RESERVED_NAMES = {Path(INDEX_NAME).stem, Path(MANIFEST_NAME).stem}
-_GLOB_CHARS = re.compile(r"[*?\[]")
+_RESERVED_NAMES = {"index", "manifest", "search", "genindex", "_executed", "_static", "_sources"}
 
 
 class ScheduleError(ValueError):
     """The schedule cannot be used; the message names the file, entry and field."""
-
 
 
 @dataclass(frozen=True)
@@ -37,25 +51,46 @@ class ReportEntry:
     Attributes
     ----------
     name : str
-        Unique, file-safe name; the pages are ``<name>.html`` and ``<name>.ipynb``.
+        Unique, file-safe name.
     notebook : str
-        The notebook as written in the schedule (a glob entry: the matched path).
+        The notebook's path relative to the project folder (POSIX), e.g.
+        ``notebooks/theme_profile.ipynb``; for a glob entry, the matched notebook.
     path : Path
-        The notebook's resolved absolute path.
+        The notebook's absolute path.
     parameters : dict
         Parameters passed to papermill, as written in the schedule.
+    defaults : dict
+        Every parameter the notebook declares, with its default value (text
+        of the source code when it is not a plain literal).
+    title, description, group : str
+        What the site shows; ``group`` is one of :data:`GROUPS`.
     requires : tuple of str
         Requirements (keys of :data:`REQUIREMENTS`), e.g. ``("crs",)``.
+    data : tuple of str
+        The data sets the report reads (:data:`DATASETS`).
     index : int
         Position of the entry in the schedule's ``reports`` list (0-based).
+    project : Path
+        The project folder ``notebook`` is relative to (see :func:`search_folders`).
     """
 
     name: str
     notebook: str
     path: Path
     parameters: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)
+    title: str = ""
+    description: str = ""
+    group: str = "overview"
     requires: tuple[str, ...] = ()
+    data: tuple[str, ...] = ("white_paper", "dac_rates")
     index: int = 0
+    project: Path = Path(".")
+
+    @property
+    def teaching(self) -> bool:
+        """A walkthrough for learners (the site shows its code)."""
+        return self.group == "teaching"
 
 
 @dataclass(frozen=True)
@@ -71,14 +106,18 @@ class Schedule:
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def names(self) -> list[str]:
+        return [entry.name for entry in self.entries]
+
 
 def search_folders(schedule_path: str | PathLike) -> list[Path]:
-    """Folders against which the schedule's relative paths are resolved, in order.
+    """Project folders against which the schedule's notebook paths are resolved, in order.
 
-    The current folder first (``make reports`` and ``oda-data reports build``
-    run from the project root), then the folder above the schedule's folder
-    (the project root when the schedule is ``<root>/reports/schedule.yaml``),
-    then the schedule's own folder. The first folder where the path exists wins.
+    The current folder first (``make reports`` runs from the project root),
+    then the folder above the schedule's folder (the project root for
+    ``<root>/reports/schedule.yaml``), then the schedule's own folder. The
+    first folder where the path exists wins; the path must stay inside it.
     """
     schedule_folder = Path(schedule_path).resolve().parent
     folders: list[Path] = []
@@ -94,59 +133,35 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
     Parameters
     ----------
     path : path-like
-        The YAML schedule (read with ``yaml.safe_load``).
+        The YAML schedule.
     check_files : bool, default True
-        Require every notebook to exist. With False, entries whose notebook is
-        missing are kept (their ``path`` is where it would be under the first
-        search folder) and a glob entry expands to the notebooks that exist.
-
-    Returns
-    -------
-    Schedule
+        Require every notebook to exist (and check parameters against it).
+        With False, an entry whose notebook is missing is kept, unchecked.
 
     Raises
     ------
     ScheduleError
         Listing every problem, each naming the file, the entry (index and
-        name) and the field: unknown keys, missing notebooks, duplicate or
-        unsafe names, parameters that are not a mapping of identifiers to
-        plain values, unknown requirements.
-
-    Notes
-    -----
-    Relative notebook paths are resolved against :func:`search_folders`. An
-    entry whose ``notebook`` is a glob (``notebooks/teaching/*.ipynb``) becomes
-    one report per matching notebook, named ``<name>-<notebook stem>``.
+        name) and the field.
     """
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise ScheduleError(
             f"{path}: no schedule file here (looked for {path.resolve()}); run from the "
             "project root or pass --schedule FILE"
         )
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise ScheduleError(f"{path}: not valid YAML ({_one_line(str(error))})") from None
-    except UnicodeDecodeError as error:
-        raise ScheduleError(f"{path}: not UTF-8 text ({error})") from None
-
+    document = _read_yaml(path)
     if not isinstance(document, dict):
-        raise ScheduleError(
-            f"{path}: expected a mapping with a 'reports' list at the top, got "
-            f"{_type_name(document)}"
-        )
+        raise ScheduleError(f"{path}: expected a mapping with a 'reports' list at the top, got "
+                            f"{_type_name(document)}")
     problems: list[str] = []
     unknown = sorted(set(map(str, document)) - set(_TOP_LEVEL_FIELDS))
     if unknown:
         problems.append(f"unknown top-level field(s) {unknown}; valid: {list(_TOP_LEVEL_FIELDS)}")
     listed = document.get("reports")
     if not isinstance(listed, list) or not listed:
-        problems.append(
-            f"field 'reports': expected a non-empty list of entries, got {_type_name(listed)}"
-        )
+        problems.append(f"field 'reports': expected a non-empty list of entries, got "
+                        f"{_type_name(listed)}")
         listed = []
 
     folders = search_folders(path)
@@ -156,21 +171,73 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
 
     seen: dict[str, ReportEntry] = {}
     for entry in entries:
-        # Case-insensitive: the pages must not overwrite each other on macOS or Windows.
+        # Case-insensitive: pages must not overwrite each other on macOS or Windows.
         other = seen.setdefault(entry.name.lower(), entry)
         if other is not entry:
-            problems.append(
-                f"{_where(entry.index, entry.name)}, field 'name': duplicate name, already used "
-                f"by {_where(other.index, other.name)}"
-            )
+            problems.append(f"{_where(entry.index, entry.name)}, field 'name': duplicate name, "
+                            f"already used by {_where(other.index, other.name)}")
     if problems:
         raise ScheduleError(f"{path}: " + "\n  ".join(["invalid schedule:", *problems]))
     return Schedule(path=path, entries=tuple(entries))
 
 
-def _parse_entry(
-    index: int, raw: Any, folders: list[Path], check_files: bool, problems: list[str]
-) -> list[ReportEntry]:
+# --------------------------------------------------------------------------- YAML
+
+
+def _strict_loader():
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        """yaml.SafeLoader that refuses anchors, aliases and duplicate keys.
+
+        Aliases make alias bombs and recursive structures possible, and a
+        schedule needs neither; a repeated key would silently win.
+        """
+
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "anchors and aliases (&name, *name) are not allowed; write the "
+                    "values out", event.start_mark)
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            "while reading a mapping", node.start_mark,
+                            f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                            key_node.start_mark)
+                    seen[key] = key_node.start_mark
+                except TypeError:  # an unhashable key: the base class reports it
+                    pass
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def _read_yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ScheduleError(f"{path}: not UTF-8 text ({error})") from None
+    try:
+        return yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise ScheduleError(f"{path}: not valid YAML ({_one_line(str(error))})") from None
+
+
+# --------------------------------------------------------------------------- entries
+
+
+def _parse_entry(index: int, raw: Any, folders: list[Path], check_files: bool,
+                 problems: list[str]) -> list[ReportEntry]:
     if not isinstance(raw, dict):
         problems.append(f"{_where(index, None)}: expected a mapping with name and notebook, "
                         f"got {_type_name(raw)}")
@@ -179,94 +246,172 @@ def _parse_entry(
     where = _where(index, name if isinstance(name, str) else None)
     before = len(problems)
 
+    def problem(field_name: str, text: str) -> None:
+        problems.append(f"{where}, field '{field_name}': {text}")
+
     unknown = sorted(set(map(str, raw)) - set(_ENTRY_FIELDS))
     if unknown:
         problems.append(f"{where}: unknown field(s) {unknown}; valid: {list(_ENTRY_FIELDS)}")
     if not isinstance(name, str) or not name:
-        problems.append(f"{where}, field 'name': expected a text name, got {_type_name(name)}")
+        problem("name", f"expected a text name, got {_type_name(name)}")
     notebook = raw.get("notebook")
     if not isinstance(notebook, str) or not notebook.strip():
-        problems.append(
-            f"{where}, field 'notebook': expected the path of a notebook, got {_type_name(notebook)}"
-        )
-    parameters = raw.get("parameters", {})
-    if parameters is None:
-        parameters = {}
+        problem("notebook", f"expected the path of a notebook, got {_type_name(notebook)}")
+    elif (trouble := _globs.path_problem(notebook)) is not None:
+        problem("notebook", f"{notebook!r} {trouble}")
+    texts = {}
+    for key in ("title", "description"):
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            problem(key, f"expected text, got {_type_name(value)}")
+        texts[key] = " ".join(str(value).split())
+    group = raw.get("group")
+    if group is not None and group not in GROUPS:
+        problem("group", f"unknown group {group!r}; valid: {list(GROUPS)}")
+    parameters = raw.get("parameters") or {}
     if not isinstance(parameters, dict):
-        problems.append(
-            f"{where}, field 'parameters': expected a mapping (name: value), got "
-            f"{_type_name(parameters)}"
-        )
+        problem("parameters", f"expected a mapping (name: value), got {_type_name(parameters)}")
         parameters = {}
     for key, value in parameters.items():
-        if not isinstance(key, str) or not key.isidentifier():
-            problems.append(
-                f"{where}, field 'parameters': name {key!r} is not a valid Python variable name"
-            )
-        elif (problem := _plain_value_problem(value)) is not None:
-            problems.append(f"{where}, field 'parameters', parameter {key!r}: {problem}")
-    requires = raw.get("requires", ())
-    if isinstance(requires, str):
-        requires = (requires,)
-    if not isinstance(requires, (list, tuple)) or not all(isinstance(r, str) for r in requires):
-        problems.append(f"{where}, field 'requires': expected a name or a list of names "
-                        f"from {sorted(REQUIREMENTS)}, got {_type_name(requires)}")
-        requires = ()
-    for requirement in requires:
-        if requirement not in REQUIREMENTS:
-            problems.append(f"{where}, field 'requires': unknown requirement {requirement!r}; "
-                            f"valid: {sorted(REQUIREMENTS)}")
+        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+            problem("parameters", f"name {key!r} is not a valid Python variable name")
+        elif (trouble := _plain_value_problem(value)) is not None:
+            problem("parameters", f"parameter {key!r}: {trouble}")
+    requires = _names(raw.get("requires", ()), REQUIREMENTS, "requires", problem)
+    data = _names(raw.get("data", ("white_paper", "dac_rates") + requires), DATASETS, "data",
+                  problem)
     if len(problems) > before:
         return []
 
-    notebooks = _resolve_notebooks(notebook, folders)
-    if not notebooks:
-        tried = ", ".join(str(folder) for folder in folders)
-        if check_files:
-            what = "matches no notebook" if _GLOB_CHARS.search(notebook) else "not found"
-            problems.append(f"{where}, field 'notebook': {notebook!r} {what} (looked in {tried})")
+    matches = _globs.resolve(notebook, folders)
+    if isinstance(matches, str):  # the glob visited too much
+        problem("notebook", f"{notebook!r}: {matches}")
+        return []
+    if not matches:
+        if check_files or _globs.is_glob(notebook):
+            if check_files:
+                what = "matches no notebook" if _globs.is_glob(notebook) else "not found"
+                tried = ", ".join(str(folder) for folder in folders)
+                problem("notebook", f"{notebook!r} {what} (looked in {tried})")
             return []
-        if _GLOB_CHARS.search(notebook):
-            return []
-        notebooks = [(notebook, folders[0] / notebook)]
-    is_glob = bool(_GLOB_CHARS.search(notebook))
+        matches = [(PurePosixPath(notebook).as_posix(), folders[0] / notebook, folders[0])]
     entries = []
-    for written, resolved in notebooks:
-        entry_name = f"{name}-{Path(written).stem}" if is_glob else name
+    for written, resolved, project in matches:
+        entry_name = f"{name}-{PurePosixPath(written).stem}" if _globs.is_glob(notebook) else name
         if not _SAFE_NAME.match(entry_name) or entry_name.lower() in _RESERVED_NAMES:
             problems.append(
                 f"{_where(index, entry_name)}, field 'name': {entry_name!r} is not a safe file "
                 "name (letters, digits, '.', '_' and '-', starting with a letter or digit, at "
-                f"most 100 characters, not {sorted(_RESERVED_NAMES)})"
-            )
+                f"most 100 characters, not one of {sorted(_RESERVED_NAMES)})")
             continue
         if resolved.suffix != ".ipynb":
-            problems.append(f"{where}, field 'notebook': {written!r} is not a .ipynb notebook")
+            problem("notebook", f"{written!r} is not a .ipynb notebook")
             continue
+        heading, defaults = "", {}
+        if resolved.is_file():
+            heading, defaults, trouble = _read_notebook(resolved, set(parameters) | set(
+                ("crs_source",) if "crs" in requires else ()))
+            if trouble:
+                problem("parameters", f"{written}: {trouble}")
+                continue
+        title = texts["title"] if texts["title"] and not _globs.is_glob(notebook) else (
+            heading or entry_name)
         entries.append(ReportEntry(
             name=entry_name, notebook=written, path=resolved, parameters=dict(parameters),
-            requires=tuple(dict.fromkeys(requires)), index=index,
+            defaults=defaults, title=title, description=texts["description"],
+            group=group or ("teaching" if "/teaching/" in f"/{written}" else "overview"),
+            requires=requires, data=data, index=index, project=project,
         ))
     return entries
 
 
-def _resolve_notebooks(notebook: str, folders: list[Path]) -> list[tuple[str, Path]]:
-    """(path as written, absolute path) of the notebook(s), from the first folder that has them."""
-    written = Path(notebook).expanduser()
-    if not _GLOB_CHARS.search(notebook):
-        candidates = [written] if written.is_absolute() else [folder / written for folder in folders]
-        for candidate in candidates:
-            if candidate.is_file():
-                return [(notebook, candidate.resolve())]
-        return []
-    for folder in ([None] if written.is_absolute() else folders):
-        # glob.glob skips hidden files, so .ipynb_checkpoints copies never match.
-        matches = sorted(glob.glob(notebook, root_dir=folder, recursive=True))
-        matches = [m for m in matches if m.endswith(".ipynb") and ".ipynb_checkpoints" not in m]
-        if matches:
-            base = folder or Path("/")
-            return [(match, (base / match).resolve()) for match in matches]
-    return []
+def _names(value: Any, valid, field_name: str, problem) -> tuple[str, ...]:
+    """A name or list of names from ``valid``, without repeats (problems reported)."""
+    if isinstance(value, str):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        problem(field_name, f"expected a name or a list of names from {sorted(valid)}, got "
+                            f"{_type_name(value)}")
+        return ()
+    for name in value:
+        if name not in valid:
+            problem(field_name, f"unknown {field_name} {name!r}; valid: {sorted(valid)}")
+    return tuple(dict.fromkeys(value))
+
+
+def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]:
+    """(first heading, declared parameters with defaults, problem with ``wanted`` or None)."""
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        cells = notebook["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return "", {}, f"cannot read the notebook ({_one_line(str(error))})"
+    heading = ""
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            match = re.search(r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE)
+            if match:
+                heading = match.group(1).strip()
+                break
+    declared = declared_parameters(path, cells)
+    unknown = sorted(wanted - set(declared))
+    if not unknown:
+        return heading, declared, None
+    if not declared:
+        return heading, declared, (f"parameter(s) {unknown} given, but the notebook declares "
+                                   "none (no cell tagged 'parameters')")
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, list(declared), n=1)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return heading, declared, (f"the notebook declares no parameter {', '.join(hints)}; valid: "
+                               f"{sorted(declared)}")
+
+
+def declared_parameters(path: Path, cells: list | None = None) -> dict[str, Any]:
+    """The parameters a notebook declares, with their default values, in order.
+
+    papermill's ``inspect_notebook`` reads the ``parameters`` cell; names it
+    cannot parse (it trips on some comments) are taken from the cell's Python
+    syntax tree. A default that is not a plain literal stays source text.
+    """
+    from papermill import inspect_notebook
+
+    logger = logging.getLogger("papermill")
+    level, logger.level = logger.level, logging.ERROR  # "Unable to parse line ..." noise
+    try:
+        inspected = inspect_notebook(str(path))
+    except Exception:  # papermill could not read it: the syntax tree below still can
+        inspected = {}
+    finally:
+        logger.setLevel(level)
+    declared = {name: _literal(info.get("default")) for name, info in inspected.items()}
+    if cells is None:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            try:
+                tree = ast.parse("".join(cell.get("source", "")))
+            except SyntaxError:
+                break
+            for statement in tree.body:
+                targets = (statement.targets if isinstance(statement, ast.Assign)
+                           else [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id not in declared:
+                        value = getattr(statement, "value", None)
+                        declared[target.id] = _literal(ast.unparse(value) if value else None)
+            break
+    return declared
+
+
+def _literal(source: str | None) -> Any:
+    if source is None:
+        return None
+    try:
+        return ast.literal_eval(source)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return source
 
 
 def _plain_value_problem(value: Any) -> str | None:
@@ -293,4 +438,3 @@ def _type_name(value: Any) -> str:
     if value is None:
         return "nothing"
     return {dict: "a mapping", list: "a list", str: "text"}.get(type(value), type(value).__name__)
-

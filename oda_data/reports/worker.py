@@ -1,4 +1,12 @@
-"""Run one report with papermill (in a worker process), and the pool that runs them all."""
+"""Run one report with papermill, and the pool of worker processes that runs them all.
+
+Each report runs in its own kernel, in the notebook's folder. papermill writes
+into a temporary file in the build's own temporary folder; the result is moved
+into place only when complete: a good run to ``_executed/<name>.ipynb``, a
+failed one to ``_executed/_failed/<name>.ipynb`` (so the last good notebook
+stays). Workers watch their parent: when the build process dies (even by
+``kill -9``) they stop their kernel and exit within a second.
+"""
 from __future__ import annotations
 
 import concurrent.futures
@@ -8,35 +16,123 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
 
-from .._files import TEMP_SUFFIX as _TEMP_SUFFIX, atomic_write, publish, temporary_beside
-from ._text import one_line as _one_line
+from .._files import publish, temporary_beside
+from ._text import one_line
 from .manifest import KERNEL_NAME
-from .pages import export_html
+
+#: How often a worker checks that the build process is still alive (seconds).
+PARENT_POLL_S = 0.25
+
+# Kernels this process has started and not stopped yet (stopped by the watchdog).
+_RUNNING_KERNELS: set = set()
 
 
-def _execute(tasks: list[dict], jobs: int | None, record: Callable[[dict, dict], None]) -> None:
-    """Run the tasks, calling ``record(task, outcome)`` as each finishes.
+def run_report(task: dict) -> dict:
+    """Execute one report (in a worker process, or in the build's own with one job).
+
+    Parameters
+    ----------
+    task : dict
+        ``name``, ``notebook_path``, ``parameters``, ``executed`` and
+        ``failed_executed`` (final paths), ``temp_dir`` (the build's temporary
+        folder), ``unset_env`` (variables the kernel must not see).
+
+    Returns
+    -------
+    dict
+        ``status`` (ok or failed), ``error`` (one line or None), ``duration_s``,
+        ``failed_executed`` (True when the failed run's notebook was kept).
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    notebook = Path(task["notebook_path"])
+    executed, failed = Path(task["executed"]), Path(task["failed_executed"])
+    started = time.perf_counter()
+    error: str | None = None
+    kept_failure = False
+    with temporary_beside(executed, suffix=".ipynb", folder=task["temp_dir"]) as temporary:
+        try:
+            with _environment_without(task.get("unset_env", ())), _local_kernel() as kernel:
+                papermill.execute_notebook(
+                    str(notebook), str(temporary), parameters=task["parameters"],
+                    kernel_name=KERNEL_NAME, language="python", cwd=str(notebook.parent),
+                    progress_bar=False, log_output=False, km=kernel,
+                )
+        except PapermillExecutionError as failure:
+            error = one_line(f"{failure.ename}: {failure.evalue}")
+        except Exception as failure:  # no kernel, kernel died, unreadable notebook...
+            error = one_line(f"{type(failure).__name__}: {failure}")
+        if error is None:
+            executed.parent.mkdir(parents=True, exist_ok=True)
+            publish(temporary, executed)
+            failed.unlink(missing_ok=True)  # an older failure is no longer current
+        elif os.path.getsize(temporary) > 0:
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            publish(temporary, failed)
+            kept_failure = True
+    return {"status": "failed" if error else "ok", "error": error,
+            "duration_s": round(time.perf_counter() - started, 3),
+            "failed_executed": kept_failure}
+
+
+@contextlib.contextmanager
+def _environment_without(names):
+    """Hide environment variables from the kernel started inside (restored afterwards)."""
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _local_kernel():
+    """A kernel manager that talks to its kernel over Unix sockets (IPC), not TCP.
+
+    IPC opens no port (and ipykernel stops warning that TCP is unencrypted);
+    the socket path must be absolute and short, hence its own temporary folder.
+    """
+    from jupyter_client.manager import KernelManager
+
+    with tempfile.TemporaryDirectory(prefix="oda-kernel-") as folder:
+        manager = KernelManager(kernel_name=KERNEL_NAME, transport="ipc",
+                                ip=os.path.join(folder, "k"))
+        _RUNNING_KERNELS.add(manager)
+        try:
+            yield manager
+        finally:
+            _RUNNING_KERNELS.discard(manager)
+            # papermill leaves a kernel manager it was given running: stop it here.
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+def execute(tasks: list[dict], jobs: int, record: Callable[[dict, dict], None]) -> None:
+    """Run the tasks, ``jobs`` at a time, calling ``record(task, outcome)`` as each finishes.
 
     On Ctrl-C no new report starts; the running ones finish and are recorded,
     then KeyboardInterrupt is raised again. A second Ctrl-C stops them at once.
     """
     if not tasks:
         return
-    jobs = min(jobs or _cpu_count(), len(tasks))
+    jobs = min(jobs, len(tasks))
     if jobs == 1:
         for task in tasks:
             record(task, run_report(task))
         return
-    # "spawn": fresh workers, no state forked from a parent holding threads
-    # (tqdm's monitor); papermill starts one kernel process per report anyway.
-    # Workers ignore Ctrl-C: the parent decides (see above).
+    # "spawn": fresh workers, no state forked from a parent holding threads.
     executor = concurrent.futures.ProcessPoolExecutor(
         max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-        initializer=_ignore_interrupts,
+        initializer=_start_worker, initargs=(os.getpid(),),
     )
     futures = {executor.submit(run_report, task): task for task in tasks}
     unrecorded, interrupted = set(futures), False
@@ -57,7 +153,7 @@ def _execute(tasks: list[dict], jobs: int | None, record: Callable[[dict, dict],
                 print(f"\ninterrupted: finishing {len(unrecorded)} running report(s); "
                       "Ctrl-C again to stop them at once", file=sys.stderr)
     except BaseException:
-        # Stop now: ending a worker ends its kernel too (ipykernel polls its parent).
+        # Stop now: a worker's watchdog ends its kernel when the worker is gone.
         for process in list(getattr(executor, "_processes", {}).values()):
             process.terminate()
         executor.shutdown(wait=False, cancel_futures=True)
@@ -71,96 +167,39 @@ def _outcome(future: concurrent.futures.Future) -> dict:
     try:
         return future.result()
     except Exception as error:  # the worker died (out of memory, killed)
-        return {"status": "failed", "error": _one_line(f"{type(error).__name__}: {error}"),
-                "duration_s": None, "html": None, "executed_notebook": None}
+        return {"status": "failed", "error": one_line(f"{type(error).__name__}: {error}"),
+                "duration_s": None, "failed_executed": False}
 
 
-def _ignore_interrupts() -> None:
+def _start_worker(parent_pid: int) -> None:
+    """Worker set-up: Ctrl-C is the parent's decision; exit when the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: _stop_now())
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                     name="watch-parent").start()
 
 
-def _cpu_count() -> int:
+def _watch_parent(parent_pid: int) -> None:
+    # A dead parent's children are adopted: getppid() changes (to 1 or a subreaper).
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    _stop_now()
+
+
+def _stop_now() -> None:
+    """Kill this worker's kernels (their own process groups), then exit at once."""
+    for manager in list(_RUNNING_KERNELS):
+        pid = getattr(getattr(manager, "provisioner", None), "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)  # jupyter_client starts it in a new session
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    os._exit(1)
+
+
+def cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def run_report(task: dict) -> dict:
-    """Execute one report and write its pages (runs in a worker process).
-
-    Parameters
-    ----------
-    task : dict
-        ``name``, ``notebook_path``, ``parameters`` and ``output_dir``.
-
-    Returns
-    -------
-    dict
-        ``status`` (ok or failed), ``error``, ``duration_s``, ``html`` and
-        ``executed_notebook`` (file names in the output folder, or None).
-    """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    name, output_dir = task["name"], Path(task["output_dir"])
-    notebook = Path(task["notebook_path"])
-    executed_path, page_path = output_dir / f"{name}.ipynb", output_dir / f"{name}.html"
-    started = time.perf_counter()
-    error: str | None = None
-    executed: str | None = None
-    html_name: str | None = None
-    # papermill writes the notebook as it runs (and with the error cell when a
-    # cell raises): let it write a temporary file, moved into place afterwards.
-    with temporary_beside(executed_path, suffix=_TEMP_SUFFIX + ".ipynb") as temporary:
-        nb = None
-        try:
-            with _local_kernel() as kernel:
-                nb = papermill.execute_notebook(
-                    str(notebook), str(temporary), parameters=task["parameters"], kernel_name=KERNEL_NAME,
-                    # language: notebooks saved without kernel metadata still get parameters.
-                    language="python", cwd=str(notebook.parent), progress_bar=False,
-                    log_output=False, km=kernel,
-                )
-        except PapermillExecutionError as failure:
-            error = _one_line(f"{failure.ename}: {failure.evalue}")
-        except Exception as failure:  # no kernel, kernel died, unreadable notebook...
-            error = _one_line(f"{type(failure).__name__}: {failure}")
-        if os.path.getsize(temporary) > 0:
-            publish(temporary, executed_path)
-            executed = executed_path.name
-        if error is None:
-            try:
-                atomic_write(page_path, export_html(nb, title=name))
-                html_name = page_path.name
-            except Exception as failure:
-                error = _one_line(f"HTML export failed: {type(failure).__name__}: {failure}")
-    if error is not None:
-        # An old page or notebook would pass for the result of this failed run.
-        page_path.unlink(missing_ok=True)
-        if executed is None:
-            executed_path.unlink(missing_ok=True)
-    return {"status": "failed" if error else "ok", "error": error,
-            "duration_s": round(time.perf_counter() - started, 3),
-            "html": html_name, "executed_notebook": executed}
-
-
-@contextlib.contextmanager
-def _local_kernel():
-    """A kernel manager that talks to its kernel over Unix sockets (IPC), not TCP.
-
-    Kernel and build run on the same machine: IPC opens no port, and ipykernel
-    stops warning on every start that TCP traffic is unencrypted. The socket
-    path must be absolute (kernel and build have different working folders)
-    and short (Unix sockets allow about 100 bytes), hence its own temp folder.
-    """
-    from jupyter_client.manager import KernelManager
-
-    with tempfile.TemporaryDirectory(prefix="oda-kernel-") as folder:
-        manager = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=os.path.join(folder, "k"))
-        try:
-            yield manager
-        finally:
-            # papermill leaves a kernel manager it was given running: stop it here.
-            if manager.has_kernel:
-                manager.shutdown_kernel(now=True)
