@@ -11,6 +11,8 @@ root_doc = "index"
 nb_execution_mode = "off"
 nb_output_stderr = "remove"  # warnings belong to the build, not to the page
 nb_merge_streams = True
+# Markdown outputs (narrative tables) may hold pipe tables: parse them as MyST, not CommonMark.
+nb_render_markdown_format = "myst"
 # No MathJax (it would come from a CDN): LaTeX outputs fall back to their text.
 nb_mime_priority_overrides = [("html", "text/latex", None)]
 myst_enable_extensions = []
@@ -31,8 +33,7 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "navigation_with_keys": False,
     "search_bar_text": "Search the reports...",
-    "footer_start": [],
-    "footer_end": [],
+    "footer_content_items": [],
     "article_footer_items": [],
 }
 html_sidebars = {"**": ["navbar-logo", "search-button-field", "sbt-sidebar-nav.html"]}
