@@ -68,7 +68,7 @@ def project(tmp_path, monkeypatch):
 def rendered(monkeypatch):
     """Replace the site rendering by a recorder: the manifests it was given."""
     calls: list[dict] = []
-    monkeypatch.setattr("oda_data.reports.build._render",
+    monkeypatch.setattr("oda_data.reports.build.render",
                         lambda output, manifest: calls.append(manifest))
     return calls
 

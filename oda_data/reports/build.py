@@ -30,6 +30,7 @@ from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILE
                        package_checksum, packaged_datasets, read_previous, source_fingerprint,
                        write_manifest)
 from .schedule import DEFAULT_SCHEDULE, ReportEntry, Schedule, ScheduleError, load_schedule
+from .site import render
 from .worker import cpu_count, execute
 
 #: Where the site goes by default (git-ignored).
@@ -204,7 +205,7 @@ class _Build:
         finally:
             bar.close()
         manifest = self._write(complete=True)
-        _render(self.output, manifest)
+        render(self.output, manifest)
         entries = [self.results[entry.name] for entry in self.schedule]
         return BuildResult(entries, self.output, self.output / INDEX_NAME,
                            self.output / MANIFEST_NAME)
@@ -316,17 +317,6 @@ class _Build:
         return self._base(entry, task["parameters"], status="failed", error=outcome["error"],
                           data=task["data"], built_at=now(), duration_s=outcome["duration_s"],
                           failed_executed=failed, demo=task["demo"])
-
-
-def _render(output: Path, manifest: dict) -> None:
-    """The site from the manifest and executed notebooks (Sphinx when available)."""
-    try:
-        from .site import render
-    except ImportError as error:
-        if error.name != f"{__package__}.site":
-            raise
-        from .pages import render
-    render(output, manifest)
 
 
 def read_manifest(output: str | PathLike) -> dict:

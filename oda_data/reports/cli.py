@@ -73,7 +73,7 @@ def _build_command(args: argparse.Namespace) -> int:
         if entry.status in ("failed", "stale"):
             kept = " (the last good page is kept)" if entry.status == "stale" else ""
             print(f"FAILED  {entry.name}: {entry.error}{kept}")
-        elif entry.status == "skipped":
+        elif entry.status == "skipped" and (not args.only or entry.name in args.only):
             print(f"skipped {entry.name}: {entry.reason}")
     counts = result.counts
     print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s))
