@@ -224,6 +224,10 @@ class _Build:
             git_commit=self.context["git_commit"], **fields)
 
     def _pending(self, entry: ReportEntry) -> EntryResult:
+        """A report not finished yet: its last good build while there is one."""
+        previous = self.previous.get(entry.name, {})
+        if self._executed(entry.name).is_file() and previous.get("status") in ("ok", "stale"):
+            return self._kept(entry, previous, entry.parameters, [])
         return self._base(entry, entry.parameters, status="skipped",
                           reason="not built yet (build in progress)")
 
@@ -240,8 +244,9 @@ class _Build:
             source, demo = self._crs_source(entry)
             if source is None:
                 return self._base(entry, parameters, status="skipped", reason=self._crs_howto())
-            if demo:
-                unset_env = [CRS_SOURCE_ENV]  # the notebook picks (and labels) the demo file
+            if demo:  # the notebook picks (and labels) the demonstration file itself
+                unset_env = [CRS_SOURCE_ENV]
+                parameters.pop(CRS_SOURCE_PARAMETER, None)
             else:
                 parameters[CRS_SOURCE_PARAMETER] = str(source)
             if not source.is_file():

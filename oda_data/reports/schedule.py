@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from . import _globs
+from ._strict_yaml import read_strict_yaml
 from ._text import one_line as _one_line
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
@@ -150,7 +151,10 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
             f"{path}: no schedule file here (looked for {path.resolve()}); run from the "
             "project root or pass --schedule FILE"
         )
-    document = _read_yaml(path)
+    try:
+        document = read_strict_yaml(path)
+    except ValueError as error:
+        raise ScheduleError(str(error)) from None
     if not isinstance(document, dict):
         raise ScheduleError(f"{path}: expected a mapping with a 'reports' list at the top, got "
                             f"{_type_name(document)}")
@@ -179,58 +183,6 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
     if problems:
         raise ScheduleError(f"{path}: " + "\n  ".join(["invalid schedule:", *problems]))
     return Schedule(path=path, entries=tuple(entries))
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-def _strict_loader():
-    import yaml
-
-    class StrictLoader(yaml.SafeLoader):
-        """yaml.SafeLoader that refuses anchors, aliases and duplicate keys.
-
-        Aliases make alias bombs and recursive structures possible, and a
-        schedule needs neither; a repeated key would silently win.
-        """
-
-        def compose_node(self, parent, index):
-            event = self.peek_event()
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "anchors and aliases (&name, *name) are not allowed; write the "
-                    "values out", event.start_mark)
-            return super().compose_node(parent, index)
-
-        def construct_mapping(self, node, deep=False):
-            seen = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    if key in seen:
-                        raise yaml.constructor.ConstructorError(
-                            "while reading a mapping", node.start_mark,
-                            f"duplicate key {key!r} (first at line {seen[key].line + 1})",
-                            key_node.start_mark)
-                    seen[key] = key_node.start_mark
-                except TypeError:  # an unhashable key: the base class reports it
-                    pass
-            return super().construct_mapping(node, deep=deep)
-
-    return StrictLoader
-
-
-def _read_yaml(path: Path) -> Any:
-    import yaml
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ScheduleError(f"{path}: not UTF-8 text ({error})") from None
-    try:
-        return yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
-        raise ScheduleError(f"{path}: not valid YAML ({_one_line(str(error))})") from None
 
 
 # --------------------------------------------------------------------------- entries
