@@ -83,6 +83,9 @@ def prepare(entry: dict, executed: dict, executed_bytes: bytes) -> PageFiles:
         {"cell_type": "markdown", "metadata": {}, "source": f"# {markdown_escape(title)}"},
         {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": header_html(entry)},
     ]
+    if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5):
+        for index, cell in enumerate(head):
+            cell["id"] = f"oda-data-site-{index}"  # nbformat 4.5 wants cell ids
     notebook["cells"] = head + cells
     # Pages carry no kernel to run; MyST-NB only needs the language for highlighting.
     notebook.setdefault("metadata", {}).setdefault("language_info", {"name": "python"})
@@ -104,6 +107,9 @@ def header_html(entry: dict) -> str:
     rows = [("Report", f"<strong>{esc(entry.get('title') or entry['name'])}</strong> "
              f'<span class="report-status status-{esc(entry.get("status", ""))}">'
              f"{esc(status_word(entry.get('status', '')))}</span>")]
+    if entry.get("demo"):
+        rows.append(("Demonstration", "Built on the bundled demonstration CRS file: invented "
+                     "activities that show how the report works, not OECD figures."))
     parameters = entry.get("parameters") or {}
     if parameters:
         rows.append(("Parameters", "<ul>" + "".join(

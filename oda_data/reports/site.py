@@ -67,6 +67,12 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CONF_DIR = Path(__file__).with_name("sphinx")
 _CODE = [Path(__file__), Path(__file__).with_name("report_page.py"), Path(__file__).with_name("tables.py")]
 _PROTECTED = {"manifest.json", ".build.lock", "_executed"}
+# What the pages show of a record (build bookkeeping such as durations and skip keys is left out,
+# so that an unchanged rebuild finds the same site key and skips Sphinx).
+_SHOWN_FIELDS = ("name", "title", "description", "group", "notebook", "parameters", "status",
+                 "error", "reason", "message", "package_version", "git_commit", "built_at",
+                 "executed", "teaching", "demo")
+_SHOWN_DATA_FIELDS = ("label", "file", "checksum", "rows", "date", "demo")
 
 
 class SiteError(RuntimeError):
@@ -115,7 +121,11 @@ def _pages(out_dir: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[s
 
 def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps(records, sort_keys=True, default=str).encode())
+    shown = [{**{key: record.get(key) for key in _SHOWN_FIELDS},
+              "data": [{key: item.get(key) for key in _SHOWN_DATA_FIELDS}
+                       for item in record.get("data") or [] if isinstance(item, dict)]}
+             for record in records]
+    digest.update(json.dumps(shown, sort_keys=True, default=str).encode())
     for name in sorted(pages):
         digest.update(name.encode() + hashlib.sha256(pages[name]).digest())
     for path in [*_CODE, *sorted(p for p in _CONF_DIR.rglob("*")
@@ -202,6 +212,8 @@ def _home_item(record: dict, with_page: set[str], notes: dict[str, str]) -> str:
     link = f'<a href="{PAGES}/{esc(name)}.html">{title}</a>' if name in with_page else title
     parts = [f'<li>{link} <span class="report-status status-{esc(status)}">'
              f"{esc(status_word(status))}</span>"]
+    if record.get("demo"):
+        parts.append(' <span class="report-status status-demo">demonstration data</span>')
     if record.get("description"):
         parts.append(f'<span class="description">{_one_line(record["description"])}</span>')
     if status in _PROBLEMS and record.get("error"):

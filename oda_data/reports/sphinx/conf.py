@@ -6,6 +6,8 @@ html_title = project
 extensions = ["myst_nb"]
 exclude_patterns = ["_extra", "**/.ipynb_checkpoints"]
 root_doc = "index"
+# The notebooks' own heading levels are theirs to choose; do not log them.
+suppress_warnings = ["myst.header"]
 
 # The notebooks were executed by papermill; MyST-NB only renders them.
 nb_execution_mode = "off"
