@@ -337,13 +337,16 @@ def test_failed_sphinx_build_leaves_the_published_site(tmp_path, monkeypatch):
     assert published_site() == published
 
 
-def test_executed_notebook_outside_the_output_folder_is_not_read(tmp_path):
+def test_executed_notebook_outside_the_output_folder_or_unreadable_gets_no_page(tmp_path):
     out = tmp_path / "site"
     manifest = make_site(out)
     secret = tmp_path / "secret.ipynb"
     secret.write_text(json.dumps(_notebook("# Secret")))
     manifest["reports"][0]["executed"] = "../secret.ipynb"
+    (out / manifest["reports"][1]["executed"]).write_text("{not json")
     site.render(out, manifest)
+    assert not (out / "reports" / manifest["reports"][1]["name"]).with_suffix(".html").exists()
+    assert "is not a readable notebook" in (out / "index.html").read_text()
     assert not (out / "reports" / "overview-usd.html").exists()
     home = (out / "index.html").read_text()
     assert "no executed notebook inside the output folder" in home

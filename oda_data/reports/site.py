@@ -115,7 +115,13 @@ def _pages(out_dir: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[s
         elif not path.is_file():
             notes[name] = f"executed notebook {executed} is missing"
         else:
-            pages[name] = path.read_bytes()
+            content = path.read_bytes()
+            try:
+                json.loads(content)
+            except ValueError as error:
+                notes[name] = f"executed notebook {executed} is not a readable notebook ({error})"
+            else:
+                pages[name] = content
     return pages, notes
 
 
