@@ -16,7 +16,10 @@ manifest as a dict. ``manifest["reports"]`` lists one record per entry::
      data: [{label, file, checksum, rows, date}],
      package_version, git_commit, built_at,
      executed: path of the executed notebook relative to ``out`` (null if none),
-     teaching: bool}
+     teaching: bool, demo: bool (built on the demonstration CRS file)}
+
+Other fields (durations, skip keys, ``unchanged``...) are ignored: they do not
+make the site rebuild.
 
 ``stale`` means: this build failed (``error``), ``executed`` is the last good
 executed notebook. ``render`` then builds the whole site into ``out``:
