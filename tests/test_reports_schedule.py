@@ -246,3 +246,18 @@ def test_a_glob_over_a_huge_tree_is_refused_not_walked(project, monkeypatch):
     schedule = write_schedule(project, "reports:\n  - name: all\n    notebook: '**/*.ipynb'\n")
     with pytest.raises(ScheduleError, match="the glob looks at more than 5 folders"):
         load_schedule(schedule)
+
+
+def test_parameters_are_inspected_once_per_notebook_version(project, monkeypatch):
+    import papermill
+
+    schedule = write_schedule(project, "reports:\n  - name: a\n" + GOOD)
+    first, = load_schedule(schedule)
+    calls = []
+    monkeypatch.setattr(papermill, "inspect_notebook", lambda path: calls.append(path) or {})
+    again, = load_schedule(schedule)
+    assert again.defaults == first.defaults == {"currency": "USD", "crs_source": None}
+    assert calls == []  # remembered: papermill not needed for an unchanged notebook
+    write_notebook(project / "notebooks" / "tiny.ipynb", code="print('changed')")
+    load_schedule(schedule)
+    assert calls == [str(project / "notebooks" / "tiny.ipynb")]

@@ -8,11 +8,8 @@ declares in its ``parameters`` cell (read with papermill's ``inspect_notebook``)
 """
 from __future__ import annotations
 
-import ast
 import difflib
-import json
 import keyword
-import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -21,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from . import _globs
+from ._notebooks import notebook_facts
 from ._strict_yaml import read_strict_yaml
 from ._text import one_line as _one_line
 
@@ -294,18 +292,10 @@ def _names(value: Any, valid, field_name: str, problem) -> tuple[str, ...]:
 def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]:
     """(first heading, declared parameters with defaults, problem with ``wanted`` or None)."""
     try:
-        notebook = json.loads(path.read_text(encoding="utf-8"))
-        cells = notebook["cells"]
+        heading, declared = notebook_facts(path)
     except (OSError, ValueError, KeyError, TypeError) as error:
         return "", {}, f"cannot read the notebook ({_one_line(str(error))})"
-    heading = ""
-    for cell in cells:
-        if cell.get("cell_type") == "markdown":
-            match = re.search(r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE)
-            if match:
-                heading = match.group(1).strip()
-                break
-    declared = declared_parameters(path, cells)
+    declared = dict(declared)
     unknown = sorted(wanted - set(declared))
     if not unknown:
         return heading, declared, None
@@ -318,52 +308,6 @@ def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return heading, declared, (f"the notebook declares no parameter {', '.join(hints)}; valid: "
                                f"{sorted(declared)}")
-
-
-def declared_parameters(path: Path, cells: list | None = None) -> dict[str, Any]:
-    """The parameters a notebook declares, with their default values, in order.
-
-    papermill's ``inspect_notebook`` reads the ``parameters`` cell; names it
-    cannot parse (it trips on some comments) are taken from the cell's Python
-    syntax tree. A default that is not a plain literal stays source text.
-    """
-    from papermill import inspect_notebook
-
-    logger = logging.getLogger("papermill")
-    level, logger.level = logger.level, logging.ERROR  # "Unable to parse line ..." noise
-    try:
-        inspected = inspect_notebook(str(path))
-    except Exception:  # papermill could not read it: the syntax tree below still can
-        inspected = {}
-    finally:
-        logger.setLevel(level)
-    declared = {name: _literal(info.get("default")) for name, info in inspected.items()}
-    if cells is None:
-        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    for cell in cells:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            try:
-                tree = ast.parse("".join(cell.get("source", "")))
-            except SyntaxError:
-                break
-            for statement in tree.body:
-                targets = (statement.targets if isinstance(statement, ast.Assign)
-                           else [statement.target] if isinstance(statement, ast.AnnAssign) else [])
-                for target in targets:
-                    if isinstance(target, ast.Name) and target.id not in declared:
-                        value = getattr(statement, "value", None)
-                        declared[target.id] = _literal(ast.unparse(value) if value else None)
-            break
-    return declared
-
-
-def _literal(source: str | None) -> Any:
-    if source is None:
-        return None
-    try:
-        return ast.literal_eval(source)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return source
 
 
 def _plain_value_problem(value: Any) -> str | None:
