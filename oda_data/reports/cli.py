@@ -1,9 +1,9 @@
 """``oda-data reports build`` and ``oda-data reports list``.
 
 Exit codes: 0 when every report is ok or skipped; 1 when one failed or is
-stale, or on an operating-system error (one line naming the path); 2 for an
-invalid schedule, an unknown ``--only`` name, a refused output folder or a
-folder another build holds; 130 when interrupted.
+stale, when the site cannot be rendered, or on an operating-system error (one
+line naming the path); 2 for an invalid schedule, an unknown ``--only`` name,
+a refused output folder or a folder another build holds; 130 when interrupted.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ._text import os_error_line
 from .build import DEFAULT_OUTPUT, BuildLockedError, OutputFolderError, build_reports
 from .manifest import STATUSES
 from .schedule import DEFAULT_SCHEDULE, ScheduleError, load_schedule
+from .site import SiteError
 
 
 def register(subparsers) -> None:
@@ -68,6 +69,9 @@ def _build_command(args: argparse.Namespace) -> int:
         return 2
     except OSError as error:
         print(f"error: {os_error_line(error)}", file=sys.stderr)
+        return 1
+    except SiteError as error:  # the reports ran and are recorded; the site is the old one
+        print(f"error: {error}", file=sys.stderr)
         return 1
     for entry in result:
         if entry.status in ("failed", "stale"):
