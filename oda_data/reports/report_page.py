@@ -83,10 +83,10 @@ def prepare(entry: dict, executed: dict, executed_bytes: bytes) -> PageFiles:
         {"cell_type": "markdown", "metadata": {}, "source": f"# {markdown_escape(title)}"},
         {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": header_html(entry)},
     ]
-    if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5):
-        for index, cell in enumerate(head):
-            cell["id"] = f"oda-data-site-{index}"  # nbformat 4.5 wants cell ids
     notebook["cells"] = head + cells
+    if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5):
+        for index, cell in enumerate(notebook["cells"]):
+            cell.setdefault("id", f"oda-data-site-{index}")  # nbformat 4.5 wants cell ids
     # Pages carry no kernel to run; MyST-NB only needs the language for highlighting.
     notebook.setdefault("metadata", {}).setdefault("language_info", {"name": "python"})
     return page
