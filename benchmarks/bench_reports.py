@@ -1,6 +1,7 @@
 """Time a full reports build and an unchanged rebuild (issue 8: <= 1.3 x 76 s, and <= 5 s).
 
-    .venv/bin/python benchmarks/bench_reports.py [--jobs 2] [--output DIR] [--demo] [--snapshot]
+    .venv/bin/python benchmarks/bench_reports.py [--jobs 2] [--output DIR] [--demo]
+                                                 [--snapshot [--commit REV]]
 
 Runs ``oda-data reports build`` twice from the project root into a fresh
 output folder: first with ``--force`` (every report executed, site rendered),
@@ -8,7 +9,8 @@ then again unchanged (nothing executed; the manifest and site checked). Prints
 both wall-clock times. Any edit to the package between the two builds
 rightly rebuilds everything (the skip key covers the package's code): with
 ``--snapshot`` both builds run on a copy of the last commit (``git archive
-HEAD``), so that work in progress in the clone cannot change the result.
+HEAD``, or ``--commit REV`` to time an older build the same way), so that
+work in progress in the clone cannot change the result.
 Results: benchmarks/README.md.
 """
 from __future__ import annotations
@@ -44,12 +46,13 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="include the CRS reports (demo data)")
     parser.add_argument("--snapshot", action="store_true",
                         help="build from a copy of the last commit (git archive HEAD)")
+    parser.add_argument("--commit", default="HEAD", help="with --snapshot: the commit to copy")
     args = parser.parse_args()
     output = args.output or Path(tempfile.mkdtemp(prefix="oda-bench-reports-"))
     root, env = ROOT, dict(os.environ)
     if args.snapshot:
         root = Path(tempfile.mkdtemp(prefix="oda-bench-snapshot-"))
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True,
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.commit], capture_output=True,
                                  check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
         env["PYTHONPATH"] = str(root)  # the copy's oda_data, in the build and its kernels
