@@ -282,7 +282,7 @@ class _Build:
                           executed=f"{EXECUTED_DIR}/{entry.name}.ipynb",
                           demo=previous.get("demo", False), unchanged=True)
         if previous["status"] == "stale":
-            kept.error = "the last run failed; rebuild it to see why"
+            kept.error = previous.get("error", "the last run failed; rebuild it to see why")
         return kept
 
     def _crs_source(self, entry: ReportEntry) -> tuple[Path | None, bool]:

@@ -254,7 +254,8 @@ def read_previous(path: Path) -> dict[str, dict]:
                   "parameters": lambda v: isinstance(v, dict),
                   "data": lambda v: isinstance(v, list) and all(isinstance(d, dict) for d in v),
                   "package_version": lambda v: isinstance(v, str),
-                  "git_commit": lambda v: isinstance(v, str), "demo": lambda v: v is True}
+                  "git_commit": lambda v: isinstance(v, str), "demo": lambda v: v is True,
+                  "error": lambda v: isinstance(v, str)}
         kept[record["name"]] = {name: record[name] for name, check in checks.items()
                                 if record.get(name) is not None and _safe(check, record[name])}
     return kept
