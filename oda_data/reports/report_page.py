@@ -130,7 +130,7 @@ def header_html(entry: dict) -> str:
         f"<code>{notebook}</code>: open it in JupyterLab (<code>make lab</code>) and run it "
         f"with the parameters above; "
         f'<a href="../{DOWNLOADS}/{esc(entry["name"])}.ipynb" download>executed notebook</a>')))
-    body = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in rows)
+    body = "".join(f'<dt>{label}</dt><dd class="{label.lower()}">{value}</dd>' for label, value in rows)
     parts.append(f'<aside class="provenance" aria-label="About this report"><dl>{body}</dl></aside>')
     return "\n".join(parts)
 
@@ -147,8 +147,8 @@ def _data_item(item: dict) -> str:
         facts.append(f"{item['rows']:,} rows" if isinstance(item["rows"], int) else esc(str(item["rows"])))
     if item.get("date"):
         facts.append(f"dated {esc(str(item['date']))}")
-    checksum = (f' <span class="checksum">checksum <code>{esc(str(item["checksum"]))}</code></span>'
-                if item.get("checksum") else "")
+    checksum = (f' <span class="checksum">checksum <code title="{esc(str(item["checksum"]))}">'
+                f'{esc(str(item["checksum"]))}</code></span>' if item.get("checksum") else "")
     label = esc(str(item.get("label") or item.get("file") or "data"))
     return f"<li>{label}" + (f" ({', '.join(facts)})" if facts else "") + f"{checksum}</li>"
 
