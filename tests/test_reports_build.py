@@ -403,3 +403,13 @@ def test_the_build_renders_a_home_page_in_the_output_folder(project):
     for link in re.findall(r'href="([^"#]+)', home):
         if not re.match(r"[a-z]+:", link):
             assert (result.index_path.parent / link).resolve().is_relative_to(project / "out")
+
+
+@pytest.mark.notebooks
+def test_kernels_run_over_ipc_and_are_stopped(project, capfd, rendered):
+    """A build prints no kernel noise: no TCP warning (IPC sockets), no orphan kernel."""
+    schedule = write_schedule(project, entries(("usd", "USD")))
+    assert build_reports(schedule, project / "out", jobs=1, progress=False).exit_code == 0
+    errors = capfd.readouterr().err
+    assert "Kernel is running over TCP" not in errors
+    assert "Parent appears to have exited" not in errors
