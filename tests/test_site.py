@@ -208,6 +208,18 @@ def test_every_internal_link_and_asset_resolves(built):
     assert checked > 100
 
 
+def test_every_page_links_to_the_home_page(built):
+    out, _ = built
+    home = (out / "index.html").resolve()
+    for page in _pages(out):
+        if page.resolve() == home:
+            continue
+        targets = {(page.parent / urlsplit(url).path).resolve()
+                   for _, attribute, url in _parse(page).links
+                   if attribute == "href" and urlsplit(url).path and not urlsplit(url).scheme}
+        assert home in targets, f"{page.relative_to(out)} has no link to the home page"
+
+
 def test_no_external_assets(built):
     out, _ = built
     for page in _pages(out):
@@ -319,6 +331,21 @@ def test_a_changed_report_is_rebuilt_and_a_removed_one_unpublished(tmp_path):
     assert (out / "_executed" / "pledge-tracker.ipynb").is_file()  # the build's file, not ours
     assert b"Police capacity building" in (out / "reports" / "overview-usd.html").read_bytes()  # nav
     assert keep != b""
+
+
+def test_one_changed_notebook_rebuilds_its_page_and_keeps_the_others(tmp_path):
+    out = tmp_path / "site"
+    manifest = make_site(out)
+    site.render(out, manifest)
+    others = {p: p.read_bytes() for p in _report_pages(out) if p.stem != "pledge-tracker"}
+    executed = out / "_executed" / "pledge-tracker.ipynb"
+    notebook = json.loads(executed.read_text())
+    notebook["cells"][0]["source"] += "\n\nA sentence added by the new run."
+    executed.write_text(json.dumps(notebook))
+    site.render(out, manifest)
+    assert "A sentence added by the new run." in (out / "reports" / "pledge-tracker.html").read_text()
+    assert {p: p.read_bytes() for p in _report_pages(out) if p.stem != "pledge-tracker"} == others
+    assert (out / "downloads" / "overview-usd" / "table-1.csv").is_file()
 
 
 def test_failed_sphinx_build_leaves_the_published_site(tmp_path, monkeypatch):

@@ -94,8 +94,13 @@ def render(out_dir: Path, manifest: dict) -> None:
         return
     src, staging, doctrees = work / "src", work / "html", work / "doctrees"
     _write_sources(src, records, pages, notes)
-    for folder in ("downloads", "figures", PAGES):
-        shutil.rmtree(staging / folder, ignore_errors=True)  # no page of a removed report survives
+    # Sphinx copies the extra files afresh each time, but rewrites only outdated pages: keep
+    # the staged pages, except those of reports that are gone.
+    for folder in ("downloads", "figures"):
+        shutil.rmtree(staging / folder, ignore_errors=True)
+    for page in (staging / PAGES).glob("*.html"):
+        if page.stem not in pages:
+            page.unlink()
     _run_sphinx(src, staging, doctrees, work)
     published = _publish(staging, out_dir, previous=state.get("files", []))
     atomic_write(work / "state.json", json.dumps({"key": key, "files": published}, indent=1))
