@@ -413,3 +413,12 @@ def test_kernels_run_over_ipc_and_are_stopped(project, capfd, rendered):
     errors = capfd.readouterr().err
     assert "Kernel is running over TCP" not in errors
     assert "Parent appears to have exited" not in errors
+
+
+def test_a_notebook_in_the_project_root_still_allows_reports_build(project, rendered):
+    write_notebook(project / "root.ipynb")
+    schedule = write_schedule(project, "reports:\n  - name: crs\n    notebook: root.ipynb\n"
+                              "    requires: crs\n")
+    assert build_reports(schedule, project / "reports" / "build", progress=False).exit_code == 0
+    with pytest.raises(reports.OutputFolderError, match="may not be, lie inside or contain"):
+        build_reports(schedule, project, progress=False)

@@ -131,11 +131,14 @@ def _select(schedule: Schedule, only: list[str] | None) -> set[str]:
 def check_output_folder(output: Path, schedule: Schedule) -> None:
     """Refuse an output folder that is, lies inside or contains a notebooks folder."""
     resolved = output.resolve()
-    protected = set()
+    protected, projects = set(), set()
     for entry in schedule:
         protected.update({entry.path.parent.resolve(), (entry.project / "notebooks").resolve()})
+        projects.add(entry.project.resolve())
     for folder in sorted(protected):
-        if resolved == folder or folder in resolved.parents or resolved in folder.parents:
+        # Inside the project root is fine (reports/build) even when a notebook lies there.
+        inside = folder in resolved.parents and folder not in projects
+        if resolved == folder or inside or resolved in folder.parents:
             raise OutputFolderError(
                 f"{output}: the output folder may not be, lie inside or contain {folder} (the "
                 f"notebooks the reports are built from); pass another --output, e.g. "
