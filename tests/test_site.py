@@ -400,3 +400,15 @@ def test_markdown_tables_ignore_code_fences():
     ((end, rows),) = markdown_tables(text)
     assert rows == [["x", "y"], ["1", "2"]]
     assert text.split("\n")[end] == ""
+
+
+def test_pandas_styler_and_dataframe_tables_become_their_rows():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({("Money", "USD"): ["$1.5 million", "$2 million"], ("People", ""): [5, 6]},
+                         index=pd.MultiIndex.from_tuples([("Asia", "police"), ("Asia", "cyber")]))
+    expected = [["", "", "Money", "People"], ["", "", "USD", ""],
+                ["Asia", "police", "$1.5 million", "5"], ["Asia", "cyber", "$2 million", "6"]]
+    for html in (frame.style.set_uuid("fixed").to_html(), frame.to_html()):
+        assert [rows for _, rows in html_tables(html)] == [expected]
+    styled = frame.reset_index(drop=True).style.hide(axis="index").set_caption("Money").to_html()
+    assert [rows for _, rows in html_tables(styled)] == [[row[2:] for row in expected]]
