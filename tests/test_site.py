@@ -346,6 +346,7 @@ def test_one_changed_notebook_rebuilds_its_page_and_keeps_the_others(tmp_path):
     assert "A sentence added by the new run." in (out / "reports" / "pledge-tracker.html").read_text()
     assert {p: p.read_bytes() for p in _report_pages(out) if p.stem != "pledge-tracker"} == others
     assert (out / "downloads" / "overview-usd" / "table-1.csv").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]  # nothing written beside it
 
 
 def test_failed_sphinx_build_leaves_the_published_site(tmp_path, monkeypatch):
@@ -364,6 +365,18 @@ def test_failed_sphinx_build_leaves_the_published_site(tmp_path, monkeypatch):
     with pytest.raises(site.SiteError, match="Sphinx could not build the site"):
         site.render(out, manifest)
     assert published_site() == published
+
+
+def test_a_link_out_of_the_output_folder_is_not_written_through(tmp_path):
+    out = tmp_path / "site"
+    manifest = make_site(out)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "reports").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(site.SiteError, match="a link leading out of the output folder"):
+        site.render(out, manifest)
+    assert list(elsewhere.iterdir()) == []
+    assert not (out / "index.html").exists() and not (out / "_static").exists()  # nothing half-published
 
 
 def test_executed_notebook_outside_the_output_folder_or_unreadable_gets_no_page(tmp_path):

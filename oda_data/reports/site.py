@@ -278,12 +278,18 @@ def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
     files = sorted((p.relative_to(staging).as_posix() for p in staging.rglob("*")
                     if p.is_file() and not p.name.startswith(".")),
                    key=lambda name: (name == "index.html", name))
+    changed = []
     for relative in files:
         if relative.split("/")[0] in _PROTECTED:
             continue
         source, target = staging / relative, out_dir / relative
-        if target.is_file() and not target.is_symlink() and _same(source, target):
-            continue
+        if target.is_symlink() or not target.parent.resolve().is_relative_to(out_dir):
+            # checked for every file before any is written: no half-published site
+            raise SiteError(f"{target}: a link leading out of the output folder {out_dir}; "
+                            "remove it (the site is only written inside the output folder)")
+        if not (target.is_file() and _same(source, target)):
+            changed.append((source, target))
+    for source, target in changed:
         target.parent.mkdir(parents=True, exist_ok=True)
         with temporary_beside(target) as temporary:
             shutil.copyfile(source, temporary)
