@@ -154,7 +154,10 @@ def _data_item(item: dict) -> str:
 
 
 def _value_text(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    """A parameter as the reader would type it in the notebook (Python, not YAML or JSON)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # "text", as Python writes it too
+    return repr(value)
 
 
 def _text(source) -> str:
