@@ -189,16 +189,16 @@ def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], note
 
 def home_page(records: list[dict], with_page: set[str], notes: dict[str, str]) -> str:
     """The home page (MyST Markdown): problems first, then every group, and the toctrees."""
-    counts: dict[str, int] = {}
-    for record in records:
-        word = status_word(str(record.get("status")))
-        counts[word] = counts.get(word, 0) + 1
-    summary = ", ".join(f"{n} {word}" for word, n in counts.items())
+    words = [status_word(str(record.get("status"))) for record in records]
+    order = ["up to date", "stale", "failed", "not built"]
+    summary = ", ".join(f"{words.count(word)} {word}"
+                        for word in dict.fromkeys(order + words) if word in words)
+    summary = f"{len(records)} reports: {summary}." if records else "No reports yet."
     lines = ["# All reports", "",
              "Analyses of Japan's Official Development Assistance for security and stability "
              "(police, counter-terrorism, organized crime, maritime security, outer space, "
              "cyberspace), from the notebooks of the `oda_data` project.", "",
-             f"<p class=\"site-summary\">{html.escape(f'{len(records)} reports: {summary}.')}</p>", ""]
+             f'<p class="site-summary">{html.escape(summary)}</p>', ""]
     problems = [r for r in records if r.get("status") in _PROBLEMS]
     if problems:
         lines += ["## Needs attention", "", '<ul class="report-list">']
