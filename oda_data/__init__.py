@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from . import fmt, style
 from .crs import read_crs, tag_themes
 from .money import convert, convert_amount, deflator, exchange_rate, money_label
 from .schema import KINDS, REGIONS
@@ -35,8 +36,10 @@ __all__ = [
     "convert_amount",
     "deflator",
     "exchange_rate",
+    "fmt",
     "money_label",
     "read_crs",
+    "style",
     "tag_themes",
     "theme_label",
     "white_paper",
