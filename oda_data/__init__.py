@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import fmt, style
 from .crs import read_crs, tag_themes
-from .money import convert, convert_amount, deflator, exchange_rate, money_label
+from .money import convert, convert_amount, deflator, exchange_rate, money_label, stated_in
 from .schema import KINDS, REGIONS
 from .themes import THEMES, theme_label
 from .white_paper import REPORT_YEAR, DataFileError, white_paper
@@ -39,6 +39,7 @@ __all__ = [
     "fmt",
     "money_label",
     "read_crs",
+    "stated_in",
     "style",
     "tag_themes",
     "theme_label",

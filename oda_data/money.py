@@ -242,6 +242,45 @@ def convert(
     return out
 
 
+def stated_in(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """The amount the chapter itself gives in ``currency`` for each row, if any.
+
+    A row in ``currency`` gives its own amount; a row restated in ``currency``
+    by another record (``equivalent_of``: "$120 million (approximately ¥14
+    billion)") gives that record's amount, and the restatement gives the
+    original's. Use it before converting: where the chapter states the other
+    currency, its figure (and its "approximately") is used, not a conversion.
+
+    Returns
+    -------
+    DataFrame
+        Aligned with ``frame``: ``stated_amount`` (NaN where the chapter gives
+        no amount in ``currency``) and ``stated_approximate``.
+
+    Examples
+    --------
+    >>> import oda_data
+    >>> wp = oda_data.white_paper()
+    >>> stated_in(wp, "JPY").loc[wp["record_id"] == "WP-CT-03"].values.tolist()
+    [[14000000000.0, True]]
+    """
+    _check_currency(currency)
+    by_id = frame.set_index("record_id")[["amount", "currency", "approximate"]]
+    links = frame.dropna(subset=["equivalent_of"])
+    pairs = dict(zip(links["record_id"], links["equivalent_of"]))
+    pairs.update({original: restated for restated, original in pairs.items()})
+    amounts, approximate = [], []
+    for record_id, own_currency in zip(frame["record_id"], frame["currency"]):
+        source = record_id if own_currency == currency else pairs.get(record_id)
+        if source is not None and by_id.at[source, "currency"] == currency:
+            amounts.append(float(by_id.at[source, "amount"]))
+            approximate.append(bool(by_id.at[source, "approximate"]))
+        else:
+            amounts.append(np.nan)
+            approximate.append(False)
+    return pd.DataFrame({"stated_amount": amounts, "stated_approximate": approximate}, index=frame.index)
+
+
 def money_label(to: str, prices: str, base_year: int = 2022) -> str:
     """A short unit label for axes and tables, e.g. ``"USD, constant 2022 prices"``."""
     _check_currency(to)
@@ -257,4 +296,5 @@ __all__: Sequence[str] = (
     "exchange_rate",
     "money_label",
     "rates_table",
+    "stated_in",
 )

@@ -124,3 +124,18 @@ def test_table_agrees_with_the_real_oecd_file(shared_data):
     for year, row in rates_table().iterrows():
         assert row["jpy_per_usd"] == pytest.approx(japan.at[year, "pydeflate_EXCHANGE"], rel=1e-6)
         assert row["deflator_2022"] == pytest.approx(japan.at[year, "pydeflate_DAC_DEFLATOR"], abs=0.006)
+
+
+def test_stated_in_uses_the_chapters_own_figure_in_the_other_currency():
+    wp = oda_data.white_paper()
+    yen = oda_data.stated_in(wp, "JPY").set_index(wp["record_id"])
+    # "$120 million (approximately ¥14 billion)": the chapter's yen, not a conversion (¥13.3 billion)
+    assert yen.loc["WP-CT-03"].tolist() == [14e9, True]
+    assert yen.loc["WP-CT-06"].tolist() == [45e9, True]
+    assert pd.isna(yen.at["WP-CT-01", "stated_amount"])  # no yen figure for the $6 billion
+    assert pd.isna(yen.at["WP-POL-01", "stated_amount"])  # no money at all
+    dollars = oda_data.stated_in(wp, "USD").set_index(wp["record_id"])
+    assert dollars.loc["WP-CT-04"].tolist() == [120e6, False]
+    assert dollars.loc["WP-CT-01"].tolist() == [6e9, True]
+    with pytest.raises(ValueError, match="unknown currency 'EUR'"):
+        oda_data.stated_in(wp, "EUR")
