@@ -21,7 +21,6 @@ import html
 import math
 import re
 import string
-from html.parser import HTMLParser
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Real
 from typing import Callable, Iterable, Mapping
@@ -349,33 +348,13 @@ def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None,
     return styler
 
 
-class _TableParser(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "tr":
-            self.rows.append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self.rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
 def read_table(html_text: str) -> pd.DataFrame:
     """The cells of the first table of :func:`table`'s HTML, as text (tests read outputs with it)."""
-    parser = _TableParser()
-    parser.feed(html_text)
-    if not parser.rows:
+    table_html = re.search(r"<table\b.*?</table>", html_text, flags=re.S)
+    rows = [
+        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S)]
+        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table_html.group(0) if table_html else "", flags=re.S)
+    ]
+    if not rows:
         raise ValueError("fmt.read_table: no <table> rows in the given HTML")
-    header, *body = parser.rows
-    return pd.DataFrame(body, columns=header)
+    return pd.DataFrame(rows[1:], columns=rows[0])
