@@ -5,6 +5,13 @@ Everything a notebook needs is importable from here::
     import oda_data
     wp = oda_data.white_paper()
     oda_data.convert(wp, to="JPY", prices="constant", base_year=2022)
+    oda_data.fmt.money(6e9, "USD", approximate=True)   # 'approximately $6 billion'
+    oda_data.style.show(fig, alt="...")                # a chart as SVG with alt text
+
+The analysis itself (selecting, grouping, comparing, the sentences) lives in
+the notebooks; the package loads and validates data, converts money, names
+themes, formats numbers (:mod:`oda_data.fmt`) and styles charts
+(:mod:`oda_data.style`).
 
 Note: PyPI's ``oda-data`` (ONE Campaign) also imports as ``oda_data``; do not
 install both in one environment. This distribution is ``oda-security-notebooks``.
