@@ -18,6 +18,7 @@ import html
 import numbers
 import re
 from dataclasses import dataclass
+from string import Formatter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,14 +59,8 @@ class Feedback:
     label: str
     message: str
 
-    @property
-    def correct(self) -> bool:
-        return self.status == "correct"
-
-    def __str__(self) -> str:
-        return f"{_ICONS[self.status]} {self.label}: {self.message}"
-
-    __repr__ = __str__
+    correct = property(lambda self: self.status == "correct")
+    __repr__ = __str__ = lambda self: f"{_ICONS[self.status]} {self.label}: {self.message}"
 
     def _repr_html_(self) -> str:
         colour, text = _COLOURS[self.status], html.escape(self.message, quote=False).replace("$", _DOLLAR)
@@ -80,13 +75,8 @@ class Code:
 
     source: str
 
-    def __str__(self) -> str:
-        return self.source
-
-    __repr__ = __str__
-
-    def _repr_markdown_(self) -> str:
-        return f"```python\n{self.source}\n```"
+    __repr__ = __str__ = lambda self: self.source
+    _repr_markdown_ = lambda self: f"```python\n{self.source}\n```"  # noqa: E731
 
 
 def _fail(path: Path, where: str, problem: str) -> ExerciseFileError:
@@ -142,6 +132,9 @@ def load_exercises(path: str | Path = EXERCISES_FILE) -> tuple[dict[str, str], d
                         solution_code=_compile(path, f"{where} solution", item["solution"]))
         exercise["values"] = {name: _compile(path, f"{where} values.{name}", source)
                               for name, source in (item.get("values") or {}).items()}
+        unknown = {field for _, field, _, _ in Formatter().parse(item["correct"]) if field} - set(exercise["values"])
+        if unknown:
+            raise _fail(path, where, f"'correct' names {sorted(unknown)}, which 'values' does not define")
         exercise["mistakes"] = []
         for index, mistake in enumerate(item.get("mistakes") or [], start=1):
             inner = f"{where} mistake {index}"
@@ -192,7 +185,7 @@ def expected(exercise_id: str) -> Any:
 
 
 def hint(exercise_id: str) -> str:
-    return exercise(exercise_id)["hint"]
+    return exercise(exercise_id)["hint"].strip()
 
 
 def solution(exercise_id: str) -> Code:
@@ -204,7 +197,7 @@ def solution(exercise_id: str) -> Code:
 
 
 def _shape(value: Any) -> str | None:
-    """What kind of answer a value is: "rows", "series", "number", "text" (None: none of these)."""
+    """What a value is as an answer: "rows", "series", "number", "text", or None."""
     if isinstance(value, pd.DataFrame):
         return "rows" if "record_id" in value.columns or value.index.name == "record_id" else None
     if isinstance(value, pd.Series):
@@ -216,6 +209,10 @@ def _shape(value: Any) -> str | None:
 
 def _ids(frame: pd.DataFrame) -> list[str]:
     return sorted(frame["record_id"] if "record_id" in frame.columns else frame.index)
+
+
+def _labels(series: pd.Series) -> list[str]:
+    return sorted(map(str, series.index))
 
 
 def _number(value: Any) -> float | None:
@@ -233,15 +230,11 @@ def _same(given: Any, target: Any, tolerance: float) -> bool:
     if shape == "rows":
         return _shape(given) == "rows" and _ids(given) == _ids(target)
     if shape == "series":
-        if _shape(given) != "series" or len(given) != len(target):
+        if _shape(given) != "series" or _labels(given) != _labels(target):
             return False
-        given, target = given.sort_index(), target.sort_index()
-        if [str(i) for i in given.index] != [str(i) for i in target.index]:
-            return False
-        left, right = pd.to_numeric(given, errors="coerce"), pd.to_numeric(target, errors="coerce")
-        both_missing = left.isna().to_numpy() & right.isna().to_numpy()
-        near = (left.to_numpy(dtype=float, na_value=np.nan) - right.to_numpy(dtype=float, na_value=np.nan))
-        return bool(np.all(both_missing | (np.abs(near) <= tolerance + 1e-9 * np.abs(right.fillna(1)).clip(1))))
+        left, right = (pd.to_numeric(s.set_axis(s.index.map(str)).sort_index(), errors="coerce")
+                       .to_numpy(dtype=float, na_value=np.nan) for s in (given, target))
+        return bool(np.all((np.isnan(left) & np.isnan(right)) | (abs(left - right) <= tolerance + 1e-9 * abs(right))))
     if shape == "number":
         number = _number(given)
         return number is not None and _close(number, float(target), tolerance)
@@ -276,10 +269,9 @@ def _generic(item: dict, messages: dict, given: Any, target: Any) -> str:
         parts = [messages["extra_rows"].format(n=len(extra), ids=", ".join(extra))] if extra else []
         parts += [messages["missing_rows"].format(n=len(missing), ids=", ".join(missing))] if missing else []
         return " ".join(parts)
+    if shape == "series" and _labels(given) != _labels(target):
+        return messages["wrong_groups"].format(expected=", ".join(_labels(target)), given=", ".join(_labels(given)))
     if shape == "series":
-        if sorted(map(str, given.index)) != sorted(map(str, target.index)):
-            return messages["wrong_groups"].format(expected=", ".join(sorted(map(str, target.index))),
-                                                   given=", ".join(sorted(map(str, given.index))))
         return messages["wrong_values"]
     return messages["wrong_text"].format(given=given)
 
