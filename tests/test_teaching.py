@@ -65,6 +65,7 @@ WRONG = {
     "01-select-pledges": [
         (lambda wp: wp[wp.kind.isin(["pledge", "achievement"])], "You kept achievements too"),
         (lambda wp: wp[wp.kind == "pledge"]["amount"], "Expected a DataFrame of records"),
+        (lambda wp: wp[(wp.kind == "pledge") & ~wp.approximate], "You dropped the approximate pledges"),
         (lambda wp: wp[(wp.kind == "pledge") & (wp.theme == "counter_terrorism") & (wp.region == "Asia")],
          "row(s) missing: WP-CT-01"),
     ],
@@ -264,6 +265,10 @@ def test_the_shipped_file_loads():
     (lambda t: t.replace("      - when: len(extra) > 0 and (extra[\"kind\"]", "      - whenn: len(extra) > 0 and (extra[\"kind\"]"),
      r"exercise '01-select-pledges' mistake 1: expected 'feedback' and exactly one of 'answer' or 'when'"),
     (lambda t: t.replace("  too_low:", "  too_lo:"), r"messages: expected exactly the keys"),
+    (lambda t: t.replace('correct: "{n} records: {ids}."', 'correct: "{n} records: {idz}."'),
+     r"exercise '03-maritime-africa': 'correct' names \['idz'\], which 'values' does not define"),
+    (lambda t: t.replace("    tolerance: 0.1\n", "    tolerance: -1\n", 1),
+     r"exercise '02-africa-pledge-yen': tolerance must be a number >= 0, got -1"),
     (lambda t: "- just a list\n", r"top level: expected a mapping"),
 ])
 def test_bad_exercise_files_get_a_clear_error(tmp_path, edit, message):
