@@ -328,6 +328,9 @@ def test_stored_notebook_is_what_a_learner_first_sees(name):
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "wp[" in code and not re.search(r"teaching\.(select|compact|amounts_in|drop_restatements)", code)
     assert "/work/" not in text and " at 0x" not in text
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":  # a bare "$" pair would be typeset as maths in JupyterLab
+            assert not re.search(r"(?<!\\)\$", re.sub(r"`[^`]*`", "", cell.source)), cell.source[:80]
 
 
 def test_worked_example_lists_africas_money_side_by_side():
