@@ -59,8 +59,14 @@ class Feedback:
     label: str
     message: str
 
-    correct = property(lambda self: self.status == "correct")
-    __repr__ = __str__ = lambda self: f"{_ICONS[self.status]} {self.label}: {self.message}"
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+    def __str__(self) -> str:
+        return f"{_ICONS[self.status]} {self.label}: {self.message}"
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         colour, text = _COLOURS[self.status], html.escape(self.message, quote=False).replace("$", _DOLLAR)
@@ -75,8 +81,13 @@ class Code:
 
     source: str
 
-    __repr__ = __str__ = lambda self: self.source
-    _repr_markdown_ = lambda self: f"```python\n{self.source}\n```"  # noqa: E731
+    def __str__(self) -> str:
+        return self.source
+
+    __repr__ = __str__
+
+    def _repr_markdown_(self) -> str:
+        return f"```python\n{self.source}\n```"
 
 
 def _fail(path: Path, where: str, problem: str) -> ExerciseFileError:
