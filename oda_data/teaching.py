@@ -170,8 +170,12 @@ def _names() -> dict[str, Any]:
 
 
 def _evaluate(code, **names) -> Any:
-    # Globals, not locals: a generator inside an expression sees only globals.
-    return eval(code, {"__builtins__": _BUILTINS, **_names(), **names})  # noqa: S307 - the package's own file
+    namespace = {"__builtins__": _BUILTINS, **_names(), **names}  # globals: generators see only globals
+    try:
+        return eval(code, namespace)  # noqa: S307 - expressions of the package's own file
+    except Exception as error:  # a broken expression of the file, never the learner's answer
+        where = code.co_filename.strip("<>")
+        raise ExerciseFileError(f"{EXERCISES_FILE}: {where}: {type(error).__name__}: {error}") from None
 
 
 def exercise(exercise_id: str) -> dict:

@@ -277,6 +277,14 @@ def test_bad_exercise_files_get_a_clear_error(tmp_path, edit, message):
         teaching.load_exercises(path)
 
 
+def test_an_expression_that_fails_on_the_data_names_the_exercise(tmp_path, monkeypatch):
+    path = write(tmp_path, GOOD.replace('solution: wp[wp["kind"] == "pledge"]', 'solution: wp[wp["knd"] == "pledge"]'))
+    monkeypatch.setattr(teaching, "_loaded", lambda: teaching.load_exercises(path))
+    with pytest.raises(teaching.ExerciseFileError, match=r"exercises.yaml: exercise '01-select-pledges' solution: "
+                                                          r"KeyError: 'knd'"):
+        teaching.check("01-select-pledges", 1)
+
+
 def test_missing_exercise_file(tmp_path):
     with pytest.raises(teaching.ExerciseFileError, match="cannot read the exercises file"):
         teaching.load_exercises(tmp_path / "nope.yaml")
