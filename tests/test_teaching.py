@@ -370,7 +370,7 @@ INJECTED = {
     },
     "02_currencies_and_constant_prices": {
         1: ('by_id.loc["WP-CT-04", "amount"] / 1e9', "❌ Not quite: That is the chapter's own rounded yen figure"),
-        2: ('by_id.loc["WP-CT-04", "amount"] / by_id.loc["WP-CT-03", "amount"]', "✅ Correct: ¥116.7 per dollar"),
+        2: ('by_id.loc["WP-CT-04", "amount"] / by_id.loc["WP-CT-03", "amount"]', "✅ Correct: About ¥117 per dollar"),
         3: ('by_id.loc["WP-CT-03", "amount"] / 1e6', "❌ Not quite: That is the amount in current prices"),
         4: ('oda_data.convert(money, to="USD", default_year=oda_data.REPORT_YEAR)'
             '.set_index("record_id")["amount_usd_current"] / 1e6', "✅ Correct: "),
