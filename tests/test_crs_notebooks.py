@@ -219,6 +219,8 @@ def test_trends_on_the_real_summary_file(tmp_path, monkeypatch, shared_data):
     ({"themes": []}, ["'themes' is empty", "maritime_security"]),
     ({"donors": [999]}, ["'donors' = 999", ", ".join(map(str, sorted(pd.read_csv(DEMO_PATH)["DonorCode"].unique())))]),
     ({"years": [2015]}, ["'years' = 2015", "2016, 2017, 2018, 2019, 2020"]),
+    ({"donors": "JPN"}, ["'donors' = 'JPN'", "whole numbers such as [701]"]),
+    ({"years": ["2018"]}, ["'years'", "whole numbers"]),
     ({"crs_source": "no_such_crs_file.txt"}, ["no_such_crs_file.txt", "crs_source parameter", "does not exist"]),
 ])
 def test_trends_bad_parameters_name_the_valid_choices(tmp_path, monkeypatch, parameters, words):
