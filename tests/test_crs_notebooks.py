@@ -306,7 +306,9 @@ def test_white_paper_vs_crs_default_on_the_demo(tmp_path, monkeypatch):
     wp = figures().set_index("record_id")
     # The count: the overview's rule, one table row per figure with a counterpart, one per figure without.
     unmatched = table_with(notebook, "Why not in the CRS")
-    assert f"states {len(wp)} figures" in prose(notebook)[1]
+    summary = prose(notebook)[1]
+    assert f"states {len(wp)} figures" in summary
+    assert f"{wp['amount'].notna().sum()} amounts of money, {wp['people'].notna().sum()} numbers of people" in summary
     assert len(comparison) + len(unmatched) == len(wp)
     # A converted figure keeps the chapter's precision and its "approximately".
     assert comparison.loc["WP-CT-06", "White Paper, USD"].startswith("approximately $0.4")
