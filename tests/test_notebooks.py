@@ -216,6 +216,22 @@ def test_the_checks_catch_a_sum():
     assert people_figures("approximately 20,000 people and 65 graduates") == [(True, 20000), (False, 65)]
 
 
+@pytest.mark.parametrize("shown", [
+    "pledges of approximately $6.5 billion",  # a total of three pledges
+    "$6 billion for the Middle East",  # the chapter's "approximately" lost
+    "training for approximately 52,000 people",  # people pledged by three packages added
+    "20,000 people",  # "approximately" lost
+    "¥13.3 billion",  # the Africa pledge converted although the chapter gives it in yen
+    "WP-CT-04 approximately ¥14 billion",  # the restatement as an entry of its own
+    "80 / 45 = 178% of the pledge",  # more precise than an approximate pledge
+])
+def test_the_checks_fail_on_what_the_issue_found(shown):
+    bundle = nbformat.v4.new_output("display_data", data={"text/markdown": shown})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[bundle])])
+    with pytest.raises(AssertionError):
+        check_honest(notebook, "USD" if "$" in shown else "JPY", "current", 2022)
+
+
 # --- bad parameters stop with the valid choices -------------------------------------------------
 
 BAD_PARAMETERS = {
