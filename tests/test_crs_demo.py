@@ -43,6 +43,17 @@ def test_parameter_then_environment_then_demo(tmp_path, monkeypatch):
         DEMO_PATH, "bundled demo", True, "crs_demo_security_2016_2020.csv")
 
 
+def test_a_parameter_naming_the_variable_s_file_comes_from_the_variable(tmp_path, monkeypatch):
+    # `oda-data reports build` passes $ODA_CRS_SOURCE on to the notebook as its crs_source parameter.
+    crs, other = tmp_path / "crs.txt", tmp_path / "other.txt"
+    crs.write_text("x"), other.write_text("y")
+    monkeypatch.setenv(ENV_VAR, str(crs))
+    assert choose_source(str(crs)).origin == "ODA_CRS_SOURCE"
+    assert choose_source(str(other)).origin == "parameter"
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "missing.txt"))
+    assert choose_source(str(crs)).origin == "parameter"
+
+
 def test_the_demo_file_is_demo_however_chosen(tmp_path, monkeypatch):
     copy = tmp_path / "renamed.csv"
     shutil.copyfile(DEMO_PATH, copy)

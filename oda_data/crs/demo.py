@@ -52,7 +52,9 @@ def choose_source(crs_source=None) -> CRSSource:
     """The CRS file to read: ``crs_source``, else ``$ODA_CRS_SOURCE``, else the demonstration file.
 
     A relative path is taken from the current folder (a notebook's kernel runs
-    in the notebook's folder); ``None`` or ``""`` means "not given".
+    in the notebook's folder); ``None`` or ``""`` means "not given". A
+    parameter naming the same file as ``$ODA_CRS_SOURCE`` counts as coming
+    from the variable (the report builder passes it on as the parameter).
 
     Raises
     ------
@@ -80,4 +82,12 @@ def choose_source(crs_source=None) -> CRSSource:
             f"CRS source {given!r} (from {named_by}) {problem}; give the path of an OECD CRS file, "
             f"or unset crs_source and {ENV_VAR} to use the bundled demonstration data"
         )
+    if origin == "parameter" and from_env and _names(from_env, path):
+        origin = ENV_VAR  # `oda-data reports build` passes $ODA_CRS_SOURCE on as the parameter
     return CRSSource(path, origin, _is_demo(path))
+
+
+def _names(given: str, path: Path) -> bool:
+    """Whether ``given`` (a path, maybe relative to the current folder) is the file ``path``."""
+    candidate = Path(given).expanduser()
+    return candidate.is_file() and os.path.samefile(candidate, path)
