@@ -71,6 +71,8 @@ RUNS = {
     },
     "theme-counter_terrorism-jpy-2015": ("theme_profile", {"theme": "counter_terrorism", **JPY_2015}, [
         "approximately ¥0.7 trillion", "approximately ¥14 billion", "approximately ¥45 billion", "¥80 billion"]),
+    "theme-maritime_security-jpy-2015": ("theme_profile", {"theme": "maritime_security", **JPY_2015}, [
+        "¥1.66 billion", "¥0.5 billion", "approximately ¥47 billion"]),
     "region-asia": ("region_profile", {"region": "Asia"}, [
         "## Asia", "appears in 23 records", "approximately ¥45 billion", "ReCAAP", "2,653 people"]),
     "region-middle_east": ("region_profile", {"region": "Middle East"}, [
@@ -84,6 +86,10 @@ RUNS = {
     "region-africa-jpy": ("region_profile", {"region": "Africa", "currency": "JPY"}, [
         "approximately ¥14 billion", "¥1.67 billion", "approximately ¥47.5 billion"]),
     "region-asia-jpy-2015": ("region_profile", {"region": "Asia", **JPY_2015}, ["approximately ¥45 billion", "¥80 billion"]),
+    "region-middle_east-jpy-2015": ("region_profile", {"region": "Middle East", **JPY_2015}, [
+        "approximately ¥0.7 trillion", "approximately 20,000 people"]),
+    "region-africa-jpy-2015": ("region_profile", {"region": "Africa", **JPY_2015}, [
+        "approximately ¥14 billion", "¥1.66 billion", "approximately ¥47 billion", "30,000 people"]),
     "pledge-tracker": ("pledge_tracker", {}, [
         "approximately ¥45 billion", "¥80 billion", "approximately 180%", "2,000 people", "2,653 people", "133%",
         "approximately ¥14 billion", "approximately ¥0.7 trillion"]),
@@ -110,6 +116,12 @@ def test_every_theme_and_region_is_run():
     assert {p["theme"] for n, p, _ in RUNS.values() if n == "theme_profile"} == set(oda_data.THEMES)
     assert {p["region"] for n, p, _ in RUNS.values() if n == "region_profile"} == set(oda_data.REGIONS)
     assert {n for n, p, _ in RUNS.values() if p.get("prices") == "constant" and p.get("base_year") == 2015} == set(NARRATIVE)
+    # In constant yen of 2015, every theme and region with an amount is run; the others state no
+    # amount, so their runs in USD show every figure they have.
+    wp = oda_data.white_paper()
+    for column, notebook in (("theme", "theme_profile"), ("region", "region_profile")):
+        in_yen = {p[column] for n, p, _ in RUNS.values() if n == notebook and p.get("base_year") == 2015}
+        assert in_yen == set(wp.loc[wp["amount"].notna(), column])
 
 
 # --- what each figure may be ---------------------------------------------------------------
