@@ -46,7 +46,8 @@ RUNS = {
         "approximately $6 billion", "$120 million (approximately ¥14 billion)", "approximately ¥45 billion",
         "¥80 billion", "$15.1 million", "$4.5 million", "approximately $468 million", "approximately $0.41 billion",
         "approximately 20,000 people", "30,000 people", "2,000 people", "2,653 people",
-        "65 graduates from 39 countries", "84 graduates from 37 countries", "Amounts are in USD, current prices."]),
+        "65 graduates from 39 countries", "84 graduates from 37 countries", "Amounts are in USD, current prices.",
+        "7 records with an amount of money, 6 records with a number of people"]),
     "overview-jpy-constant": ("security_overview", {"currency": "JPY", "prices": "constant", "base_year": 2022}, [
         "approximately ¥0.7 trillion", "approximately ¥46 billion", "¥1.69 billion", "approximately ¥47.9 billion",
         "Amounts are in JPY, constant 2022 prices."]),
