@@ -280,6 +280,9 @@ def test_stored_notebook_layout(name):
     nbformat.validate(notebook)
     # Exactly what `make` installs, so opening and saving the notebook in Lab changes nothing.
     assert notebook.metadata.kernelspec == {"name": "python3", "display_name": "Python 3 (oda_data)", "language": "python"}
+    # nbformat 4.5 with fixed cell ids: Lab saves 4.5 and would otherwise add random ids.
+    assert notebook.nbformat_minor == 5
+    assert all(re.fullmatch(r"[a-z]+-\d{2}", cell.id) for cell in notebook.cells)
     assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
     code = [c for c in notebook.cells if c.cell_type == "code"]
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
