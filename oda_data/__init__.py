@@ -5,6 +5,13 @@ Everything a notebook needs is importable from here::
     import oda_data
     wp = oda_data.white_paper()
     oda_data.convert(wp, to="JPY", prices="constant", base_year=2022)
+    oda_data.fmt.money(6e9, "USD", approximate=True)   # 'approximately $6 billion'
+    oda_data.style.show(fig, alt="...")                # a chart as SVG with alt text
+
+The analysis itself (selecting, grouping, comparing, the sentences) lives in
+the notebooks; the package loads and validates data, converts money, names
+themes, formats numbers (:mod:`oda_data.fmt`) and styles charts
+(:mod:`oda_data.style`).
 
 Note: PyPI's ``oda-data`` (ONE Campaign) also imports as ``oda_data``; do not
 install both in one environment. This distribution is ``oda-security-notebooks``.
@@ -13,8 +20,9 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
+from . import fmt, style
 from .crs import read_crs, tag_themes
-from .money import convert, convert_amount, deflator, exchange_rate, money_label
+from .money import convert, convert_amount, deflator, exchange_rate, money_label, stated_in
 from .schema import KINDS, REGIONS
 from .themes import THEMES, theme_label
 from .white_paper import REPORT_YEAR, DataFileError, white_paper
@@ -35,8 +43,11 @@ __all__ = [
     "convert_amount",
     "deflator",
     "exchange_rate",
+    "fmt",
     "money_label",
     "read_crs",
+    "stated_in",
+    "style",
     "tag_themes",
     "theme_label",
     "white_paper",

@@ -12,8 +12,10 @@ Multi-year amounts
 An amount spread over a period (a pledge "over 2016-2018") has no single year.
 Such an amount is converted with the **arithmetic mean of the annual rates (and
 deflators) of every year of the period**, i.e. as if it were spent evenly. A row
-with both ``period_start`` and ``period_end`` uses its period; otherwise its
-``year``.
+with both ``period_start`` and ``period_end`` uses its period; an open period
+("since 2007") runs to :func:`convert`'s ``default_year`` (the report year);
+otherwise the row's ``year``. These are the package's conventions, not the
+chapter's: it does not say when the money was spent.
 """
 from __future__ import annotations
 
@@ -189,7 +191,8 @@ def convert(
         Name of the new column; default ``amount_<to>_<prices>`` in lower case.
     default_year : int, optional
         Year used for a row that has an amount but neither a period nor a
-        year, e.g. a cumulative total "to date". Without it such a row is an
+        year, e.g. a cumulative total "to date", and the end of an open period
+        ("since 2007" runs 2007..``default_year``). Without it such a row is an
         error. For the White Paper pass :data:`oda_data.white_paper.REPORT_YEAR`.
 
     Returns
@@ -216,13 +219,17 @@ def convert(
         value = row[amount]
         if not _present(value) or pd.isna(value):
             continue
+        start, end = row.get("period_start"), row.get("period_end")
+        if _present(start) and not _present(end) and default_year is not None:
+            # An open period ("since 2007") runs to the report year.
+            end = max(int(start), int(default_year))
         try:
             values[position] = convert_amount(
                 float(value),
                 row[currency],
                 year=row.get("year") if _present(row.get("year")) else default_year,
-                period_start=row.get("period_start"),
-                period_end=row.get("period_end"),
+                period_start=start,
+                period_end=end,
                 to=to,
                 prices=prices,
                 base_year=base_year,
@@ -233,6 +240,45 @@ def convert(
     out = frame.copy()
     out[column] = values
     return out
+
+
+def stated_in(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """The amount the chapter itself gives in ``currency`` for each row, if any.
+
+    A row in ``currency`` gives its own amount; a row restated in ``currency``
+    by another record (``equivalent_of``: "$120 million (approximately ¥14
+    billion)") gives that record's amount, and the restatement gives the
+    original's. Use it before converting: where the chapter states the other
+    currency, its figure (and its "approximately") is used, not a conversion.
+
+    Returns
+    -------
+    DataFrame
+        Aligned with ``frame``: ``stated_amount`` (NaN where the chapter gives
+        no amount in ``currency``) and ``stated_approximate``.
+
+    Examples
+    --------
+    >>> import oda_data
+    >>> wp = oda_data.white_paper()
+    >>> stated_in(wp, "JPY").loc[wp["record_id"] == "WP-CT-03"].values.tolist()
+    [[14000000000.0, True]]
+    """
+    _check_currency(currency)
+    by_id = frame.set_index("record_id")[["amount", "currency", "approximate"]]
+    links = frame.dropna(subset=["equivalent_of"])
+    pairs = dict(zip(links["record_id"], links["equivalent_of"]))
+    pairs.update({original: restated for restated, original in pairs.items()})
+    amounts, approximate = [], []
+    for record_id, own_currency in zip(frame["record_id"], frame["currency"]):
+        source = record_id if own_currency == currency else pairs.get(record_id)
+        if source is not None and by_id.at[source, "currency"] == currency:
+            amounts.append(float(by_id.at[source, "amount"]))
+            approximate.append(bool(by_id.at[source, "approximate"]))
+        else:
+            amounts.append(np.nan)
+            approximate.append(False)
+    return pd.DataFrame({"stated_amount": amounts, "stated_approximate": approximate}, index=frame.index)
 
 
 def money_label(to: str, prices: str, base_year: int = 2022) -> str:
@@ -250,4 +296,5 @@ __all__: Sequence[str] = (
     "exchange_rate",
     "money_label",
     "rates_table",
+    "stated_in",
 )

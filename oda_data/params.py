@@ -26,6 +26,8 @@ __all__ = [
     "MoneyBasis",
     "ParameterError",
     "check_choice",
+    "check_choices",
+    "check_codes",
     "check_money_basis",
     "check_region",
     "check_theme",
@@ -78,6 +80,51 @@ def check_choice(name: str, value, choices: Iterable):
     if hint is not None:
         message += f" (did you mean {hint!r}?)"
     raise ParameterError(message)
+
+
+def check_choices(name: str, values, choices: Iterable) -> tuple:
+    """Several of ``choices``: one value or a list; ``None`` means all of them.
+
+    Returns the values as a tuple without repeats, in the order given.
+
+    Examples
+    --------
+    >>> check_choices("themes", "cyberspace", ["outer_space", "cyberspace"])
+    ('cyberspace',)
+    >>> check_choices("themes", None, ["outer_space", "cyberspace"])
+    ('outer_space', 'cyberspace')
+    """
+    choices = list(choices)
+    if values is None:
+        return tuple(choices)
+    items = [values] if isinstance(values, str) or not isinstance(values, Iterable) else list(values)
+    if not items:
+        raise ParameterError(
+            f"parameter {name!r} is empty; choose some of: {', '.join(map(str, choices))} (or None for all)"
+        )
+    return tuple(dict.fromkeys(check_choice(name, item, choices) for item in items))
+
+
+def check_codes(name: str, values, example: str = "[701]") -> tuple[int, ...]:
+    """Whole-number codes (donors, recipients, years): one or a non-empty list.
+
+    Raises
+    ------
+    ParameterError
+        ``parameter 'donors' = 'Japan' is not valid; give a non-empty list of
+        whole numbers such as [701]``.
+    """
+    items = [values] if isinstance(values, Integral) else values
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        items = None
+    else:
+        items = list(items)
+    if not items or any(isinstance(item, bool) or not isinstance(item, Integral) for item in items):
+        raise ParameterError(
+            f"parameter {name!r} = {_show(values)} is not valid; "
+            f"give a non-empty list of whole numbers such as {example}"
+        )
+    return tuple(dict.fromkeys(int(item) for item in items))
 
 
 def _same(value, choice) -> bool:

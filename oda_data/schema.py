@@ -45,6 +45,8 @@ WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
         "pledge_id": pa.Column(str, **_text),
         "description": pa.Column(str, checks=pa.Check.str_length(min_value=10, max_value=240)),
         "source": pa.Column(str, checks=pa.Check.str_matches(r"^\(3\) [A-D] .+, (para\. \d|photo caption)")),
+        # Why a field is empty or what the package reads into the text (not the chapter's claim).
+        "note": pa.Column(str, nullable=True, coerce=True, checks=pa.Check.str_length(min_value=10, max_value=400)),
     },
     checks=[
         pa.Check(

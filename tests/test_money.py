@@ -83,7 +83,13 @@ def test_convert_frame_white_paper():
     out = oda_data.convert(wp, to="USD", prices="current", default_year=REPORT_YEAR)
     by_id = out.set_index("record_id")["amount_usd_current"]
     assert by_id["WP-CT-01"] == pytest.approx(6e9)
-    assert by_id["WP-CT-08"] == pytest.approx(80e9 / ((108.8027 + 112.1831) / 2))
+    # "in the past two years": no years in the chapter, valued in the report year
+    assert by_id["WP-CT-08"] == pytest.approx(80e9 / 110.4378)
+    assert by_id["WP-CT-06"] == pytest.approx(45e9 / 108.8027)  # announced in 2016
+    # "since 2007": an open period runs to the report year
+    jpy_current = oda_data.convert(wp, to="JPY", default_year=REPORT_YEAR).set_index("record_id")
+    mean_rate = oda_data.money.rates_table().loc[2007:2018, "jpy_per_usd"].mean()
+    assert jpy_current.at["WP-MAR-12", "amount_jpy_current"] == pytest.approx(468e6 * mean_rate)
     assert by_id["WP-MAR-09"] == pytest.approx(15.1e6)  # no year: valued in the report year
     assert pd.isna(by_id["WP-POL-01"])  # an initiative has no amount
     assert "amount_usd_current" not in wp.columns  # the input frame is untouched
@@ -100,7 +106,7 @@ def test_convert_names_the_row_it_cannot_convert():
     )
     with pytest.raises(ValueError, match=r"cannot convert X-1: no DAC exchange rate.*1995"):
         oda_data.convert(frame)
-    with pytest.raises(ValueError, match=r"cannot convert WP-MAR-09: an amount needs a year"):
+    with pytest.raises(ValueError, match=r"cannot convert WP-CT-08: an amount needs a year"):
         oda_data.convert(oda_data.white_paper())
     with pytest.raises(KeyError, match="needs column"):
         oda_data.convert(frame.drop(columns="currency"))
@@ -118,3 +124,18 @@ def test_table_agrees_with_the_real_oecd_file(shared_data):
     for year, row in rates_table().iterrows():
         assert row["jpy_per_usd"] == pytest.approx(japan.at[year, "pydeflate_EXCHANGE"], rel=1e-6)
         assert row["deflator_2022"] == pytest.approx(japan.at[year, "pydeflate_DAC_DEFLATOR"], abs=0.006)
+
+
+def test_stated_in_uses_the_chapters_own_figure_in_the_other_currency():
+    wp = oda_data.white_paper()
+    yen = oda_data.stated_in(wp, "JPY").set_index(wp["record_id"])
+    # "$120 million (approximately ¥14 billion)": the chapter's yen, not a conversion (¥13.3 billion)
+    assert yen.loc["WP-CT-03"].tolist() == [14e9, True]
+    assert yen.loc["WP-CT-06"].tolist() == [45e9, True]
+    assert pd.isna(yen.at["WP-CT-01", "stated_amount"])  # no yen figure for the $6 billion
+    assert pd.isna(yen.at["WP-POL-01", "stated_amount"])  # no money at all
+    dollars = oda_data.stated_in(wp, "USD").set_index(wp["record_id"])
+    assert dollars.loc["WP-CT-04"].tolist() == [120e6, False]
+    assert dollars.loc["WP-CT-01"].tolist() == [6e9, True]
+    with pytest.raises(ValueError, match="unknown currency 'EUR'"):
+        oda_data.stated_in(wp, "EUR")

@@ -1,9 +1,12 @@
 """environment.yml and pyproject.toml name the same dependencies at the same versions."""
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
+import nbformat
+import pytest
 import yaml
 
 from conftest import REPO_ROOT
@@ -68,3 +71,47 @@ def test_distribution_and_script_names():
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == "oda-security-notebooks"
     assert project["scripts"]["oda-data"] == "oda_data.cli:main"
+
+
+# --- notebooks are stored as JupyterLab saves them (issue 10 point 7) ---------------
+
+NOTEBOOKS = sorted(
+    path for path in (REPO_ROOT / "notebooks").rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts
+)
+
+
+def _installed_kernelspec() -> dict:
+    """The kernelspec `make` installs, read from the Makefile's `ipykernel install` line."""
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    install = re.search(r"ipykernel install\b[^\n]*", makefile)
+    assert install, "Makefile: no `ipykernel install` line"
+    name = re.search(r"--name[ =](\S+)", install.group(0))
+    display = re.search(r'--display-name[ =]"([^"]+)"', install.group(0))
+    assert name and display, f"Makefile: `{install.group(0)}` lacks --name or --display-name"
+    return {"name": name.group(1), "display_name": display.group(1), "language": "python"}
+
+
+def test_makefile_installs_the_documented_kernel():
+    assert _installed_kernelspec() == {"name": "python3", "display_name": "Python 3 (oda_data)", "language": "python"}
+
+
+def test_there_are_notebooks_to_check():
+    assert len(NOTEBOOKS) >= 6
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO_ROOT / "notebooks")))
+def test_notebook_stores_the_installed_kernelspec(path):
+    """Opening and saving in JupyterLab must not rewrite the kernelspec (git stays clean)."""
+    metadata = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+    assert metadata.get("kernelspec") == _installed_kernelspec()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO_ROOT / "notebooks")))
+def test_notebook_is_stored_as_jupyter_writes_it(path):
+    """nbformat 4.5 with cell ids, in nbformat's own layout: a save in Lab changes no byte."""
+    text = path.read_text(encoding="utf-8")
+    notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    assert (notebook.nbformat, notebook.nbformat_minor) == (4, 5)
+    assert all("id" in cell for cell in notebook.cells)
+    written = nbformat.writes(notebook)
+    assert text == (written if written.endswith("\n") else written + "\n")

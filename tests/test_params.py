@@ -100,3 +100,28 @@ def test_money_basis_refuses_each_bad_parameter(arguments, expected):
     with pytest.raises(ParameterError) as info:
         check_money_basis(*arguments)
     assert str(info.value).startswith(expected)
+
+
+def test_check_choices_takes_one_a_list_or_none():
+    from oda_data.params import check_choices
+
+    assert check_choices("themes", "cyberspace", oda_data.THEMES) == ("cyberspace",)
+    assert check_choices("themes", ["outer_space", "cyberspace", "outer_space"], oda_data.THEMES) == (
+        "outer_space",
+        "cyberspace",
+    )
+    assert check_choices("themes", None, oda_data.THEMES) == tuple(oda_data.THEMES)
+    with pytest.raises(ParameterError, match=r"parameter 'themes' is empty; choose some of: police_capacity"):
+        check_choices("themes", [], oda_data.THEMES)
+    with pytest.raises(ParameterError, match=r"parameter 'themes' = 'Cyberspace' is not valid.*did you mean 'cyberspace'"):
+        check_choices("themes", ["Cyberspace"], oda_data.THEMES)
+
+
+def test_check_codes():
+    from oda_data.params import check_codes
+
+    assert check_codes("donors", 701) == (701,)
+    assert check_codes("donors", [701, 4, 701]) == (701, 4)
+    for bad in ("Japan", [], [True], [701.5], None):
+        with pytest.raises(ParameterError, match=r"parameter 'donors' = .* is not valid; give a non-empty list of whole numbers such as \[701\]"):
+            check_codes("donors", bad)

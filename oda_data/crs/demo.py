@@ -1,0 +1,93 @@
+"""Which CRS file the CRS notebooks read, and whether it is the bundled demonstration file.
+
+Order: the notebook's ``crs_source`` parameter, else the environment variable
+``ODA_CRS_SOURCE``, else :data:`DEMO_PATH` (invented activities in a real CRS
+layout, so that the notebooks run in any fresh clone; see ``data/crs_demo.md``).
+Whichever way a file is chosen, :attr:`CRSSource.is_demo` says whether it *is*
+the demonstration file (the same file, or a copy of it), so that a notebook
+never shows demonstration numbers as OECD figures.
+"""
+from __future__ import annotations
+
+import filecmp
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEMO_PATH", "ENV_VAR", "CRSSource", "CRSSourceError", "choose_source"]
+
+#: The environment variable naming a CRS file when no parameter does.
+ENV_VAR = "ODA_CRS_SOURCE"
+#: The bundled demonstration file (made by ``tests/fixtures/crs/make_demo_crs.py``).
+DEMO_PATH = Path(__file__).resolve().parent.parent / "data" / "crs_demo_security_2016_2020.csv"
+
+
+class CRSSourceError(OSError):
+    """The chosen CRS source is missing or cannot be read."""
+
+
+@dataclass(frozen=True)
+class CRSSource:
+    """A CRS file, where its name came from, and whether it is the demonstration file.
+
+    ``origin`` is ``"parameter"``, ``"ODA_CRS_SOURCE"`` or ``"bundled demo"``.
+    Show ``name`` in outputs, never ``path`` (outputs hold no absolute paths).
+    """
+
+    path: Path
+    origin: str
+    is_demo: bool
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _is_demo(path: Path) -> bool:
+    # A copy of the demonstration file under another name is still invented data.
+    return path == DEMO_PATH or filecmp.cmp(path, DEMO_PATH, shallow=False)
+
+
+def choose_source(crs_source=None) -> CRSSource:
+    """The CRS file to read: ``crs_source``, else ``$ODA_CRS_SOURCE``, else the demonstration file.
+
+    A relative path is taken from the current folder (a notebook's kernel runs
+    in the notebook's folder); ``None`` or ``""`` means "not given". A
+    parameter naming the same file as ``$ODA_CRS_SOURCE`` counts as coming
+    from the variable (the report builder passes it on as the parameter).
+
+    Raises
+    ------
+    CRSSourceError
+        The file is missing, is a folder or cannot be read; the message names
+        the path and the parameter or environment variable it came from.
+    """
+    from_env = os.environ.get(ENV_VAR, "").strip()
+    if crs_source is not None and str(crs_source).strip():
+        given, origin, named_by = str(crs_source).strip(), "parameter", "the crs_source parameter"
+    elif from_env:
+        given, origin, named_by = from_env, ENV_VAR, f"the environment variable {ENV_VAR}"
+    else:
+        return CRSSource(DEMO_PATH, "bundled demo", True)
+    path = Path(given).expanduser().resolve()
+    problem = None
+    if not path.exists():
+        problem = "does not exist"
+    elif not path.is_file():
+        problem = "is not a file"
+    elif not os.access(path, os.R_OK):
+        problem = "cannot be read"
+    if problem:
+        raise CRSSourceError(
+            f"CRS source {given!r} (from {named_by}) {problem}; give the path of an OECD CRS file, "
+            f"or unset crs_source and {ENV_VAR} to use the bundled demonstration data"
+        )
+    if origin == "parameter" and from_env and _names(from_env, path):
+        origin = ENV_VAR  # `oda-data reports build` passes $ODA_CRS_SOURCE on as the parameter
+    return CRSSource(path, origin, _is_demo(path))
+
+
+def _names(given: str, path: Path) -> bool:
+    """Whether ``given`` (a path, maybe relative to the current folder) is the file ``path``."""
+    candidate = Path(given).expanduser()
+    return candidate.is_file() and os.path.samefile(candidate, path)

@@ -1,0 +1,360 @@
+"""The one place that turns numbers into words: money, counts, percent, periods, tables.
+
+Honest rounding: a figure never shows more precision than its source. The
+chapter's "approximately $6 billion" has one significant figure; converted to
+yen it stays one significant figure ("approximately ¥0.7 trillion", not
+"¥663 billion")::
+
+    fmt.money(663e9, "JPY", approximate=True, sig=fmt.significant_figures(6e9))
+
+Dollar signs: Jupyter typesets the text between two ``$`` as TeX ("$6 billion
+and $120 million" would come out as italic maths), and a backslash is no cure
+(JupyterLab needs two, nbconvert's HTML then shows them when MathJax is not
+loaded). :func:`escape` therefore writes ``$`` as :data:`DOLLAR`, the entity
+``&#36;`` in a span that MathJax 2 (``tex2jax_ignore``) and MathJax 3
+(``mathjax_ignore``) skip; :func:`table` puts the same classes on the table.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import re
+import string
+from decimal import ROUND_HALF_UP, Decimal
+from numbers import Real
+from typing import Callable, Iterable, Mapping
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+__all__ = [
+    "DOLLAR",
+    "MATHJAX_IGNORE",
+    "SYMBOLS",
+    "count",
+    "escape",
+    "join",
+    "markdown",
+    "money",
+    "number",
+    "percent",
+    "period",
+    "read_table",
+    "round_half_up",
+    "scale",
+    "significant_figures",
+    "Table",
+    "table",
+    "unescape",
+]
+
+#: Currency symbols used in prose, charts and tables.
+SYMBOLS = {"USD": "$", "JPY": "¥"}
+#: CSS classes that MathJax 2 and MathJax 3 leave untypeset.
+MATHJAX_IGNORE = "tex2jax_ignore mathjax_ignore"
+#: How a "$" is written in Markdown (see the module docstring).
+DOLLAR = f'<span class="{MATHJAX_IGNORE}">&#36;</span>'
+
+_SCALES = ((Decimal("1e12"), "trillion"), (Decimal("1e9"), "billion"), (Decimal("1e6"), "million"))
+#: Significant figures shown when the caller does not say (a computed figure).
+_DEFAULT_SIG = 3
+_SINGULAR = {"people": "person", "countries": "country", "activities": "activity", "staff": "staff"}
+
+
+# --- numbers -----------------------------------------------------------------------------
+
+
+def _decimal(value, what: str) -> Decimal:
+    """``value`` as a finite Decimal, or a ValueError naming ``what`` was expected."""
+    if isinstance(value, bool) or not isinstance(value, (Real, Decimal)) or pd.isna(value):
+        raise ValueError(f"fmt.{what}: expected a number, got {value!r}")
+    if isinstance(value, float) and math.isinf(value):
+        raise ValueError(f"fmt.{what}: expected a finite number, got {value!r}")
+    # repr() gives the shortest decimal that round-trips: 15.1e6 -> "15100000.0".
+    return Decimal(repr(float(value))) if not isinstance(value, (int, Decimal)) else Decimal(value)
+
+
+def round_half_up(value: float, decimals: int = 0) -> float:
+    """Round as people expect (1,326.5 -> 1,327), not to even as ``round`` does."""
+    quantum = Decimal(1).scaleb(-decimals)
+    return float(_decimal(value, "round_half_up").quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def _round_sig(value: Decimal, sig: int) -> Decimal:
+    if value == 0:
+        return value
+    exponent = value.adjusted() - sig + 1
+    return value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP)
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal without exponent or trailing fractional zeros, thousands separated."""
+    text = f"{value:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def significant_figures(amount) -> int:
+    """Significant figures of a figure as the source states it.
+
+    Trailing zeros of a whole number are not significant (the chapter's
+    "$120 million" is known to the ten million): 6e9 -> 1, 120e6 -> 2,
+    15.1e6 -> 3, 468e6 -> 3, 2653 -> 4.
+    """
+    value = abs(_decimal(amount, "significant_figures"))
+    return 1 if value == 0 else len(value.normalize().as_tuple().digits)
+
+
+def number(value, decimals: int | None = None) -> str:
+    """A number with thousands separators: 1234.5 -> "1,234.5"; ``decimals`` fixes the places."""
+    value_d = _decimal(value, "number")
+    if decimals is not None:
+        return f"{value_d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP):,f}"
+    return _plain(value_d)
+
+
+# --- money -------------------------------------------------------------------------------
+
+
+def money(amount, currency: str = "USD", *, approximate: bool = False, sig: int | None = None) -> str:
+    """An amount for a sentence, a chart label or a table cell.
+
+    Parameters
+    ----------
+    amount : number
+        Whole units of ``currency`` (6e9 for six billion dollars).
+    currency : {"USD", "JPY"}
+    approximate : bool
+        Prefix "approximately " (the chapter's word; keep it on converted figures).
+    sig : int, optional
+        Significant figures to keep: those of the source for a converted or
+        derived figure (:func:`significant_figures`). Default: up to three, so
+        a stated figure shows as stated ("$15.1 million", "$6 billion").
+
+    Returns
+    -------
+    str
+        Millions and up as "N million/billion/trillion"; when ``sig`` leaves
+        fewer significant figures than three whole digits, the next scale up
+        ("¥0.7 trillion", not "¥700 billion"); smaller amounts in full
+        ("$442,000"). Plain text: :func:`escape` it before putting it in Markdown.
+
+    Examples
+    --------
+    >>> money(6e9), money(14e9, "JPY", approximate=True), money(15.1e6)
+    ('$6 billion', 'approximately ¥14 billion', '$15.1 million')
+    >>> money(663.2e9, "JPY", approximate=True, sig=1)
+    'approximately ¥0.7 trillion'
+    """
+    if currency not in SYMBOLS:
+        raise ValueError(f"fmt.money: unknown currency {currency!r}; expected one of: {', '.join(SYMBOLS)}")
+    if sig is not None and (isinstance(sig, bool) or not isinstance(sig, int) or sig < 1):
+        raise ValueError(f"fmt.money: sig must be a whole number of at least 1, got {sig!r}")
+    value = _decimal(amount, "money")
+    sign = "-" if value < 0 else ""
+    rounded = _round_sig(abs(value), sig or _DEFAULT_SIG)
+    text = _plain(rounded)
+    for index, (size, word) in enumerate(_SCALES):
+        if rounded >= size:
+            mantissa = rounded / size
+            if sig is not None and sig < 3 and mantissa >= 100 and index > 0:
+                size, word = _SCALES[index - 1]
+                mantissa = rounded / size
+            text = f"{_plain(mantissa)} {word}"
+            break
+    return ("approximately " if approximate else "") + f"{sign}{SYMBOLS[currency]}{text}"
+
+
+def scale(largest) -> tuple[float, str]:
+    """Divisor and word for an axis or a table column of money up to ``largest``.
+
+    >>> scale(6e9), scale(4.5e6), scale(900)
+    ((1000000000.0, 'billion'), (1000000.0, 'million'), (1.0, ''))
+    """
+    largest = abs(_decimal(largest, "scale"))
+    for size, word in _SCALES:
+        if largest >= size:
+            return float(size), word
+    return 1.0, ""
+
+
+# --- counts, percent, periods, lists -----------------------------------------------------
+
+
+def count(n, noun: str | None = None, *, approximate: bool = False) -> str:
+    """A whole number with thousands separators and its (plural) noun.
+
+    >>> count(2653, "people"), count(1, "people"), count(20000, "people", approximate=True)
+    ('2,653 people', '1 person', 'approximately 20,000 people')
+    """
+    value = int(round_half_up(float(_decimal(n, "count"))))
+    text = f"{value:,}"
+    if noun:
+        if value == 1:
+            noun = _SINGULAR.get(noun) or (noun[:-3] + "y" if noun.endswith("ies") else noun.removesuffix("s"))
+        text += f" {noun}"
+    return ("approximately " if approximate else "") + text
+
+
+def percent(x, digits: int = 0) -> str:
+    """A ratio as a percentage, rounded half up: 1.7778 -> "178%", 0.125 -> "13%"."""
+    return f"{number(_decimal(x, 'percent') * 100, digits)}%"
+
+
+def _year(value) -> int | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return int(value)
+
+
+def period(start, end=None) -> str:
+    """A period in words: "2016-2018", "2018" (one year), "since 2007" (no end), "" (none).
+
+    >>> period(2016, 2018), period(2007, None), period(2018, 2018)
+    ('2016-2018', 'since 2007', '2018')
+    """
+    start, end = _year(start), _year(end)
+    if start is None:
+        return "" if end is None else f"until {end}"
+    if end is None:
+        return f"since {start}"
+    return f"{start}" if start == end else f"{start}-{end}"
+
+
+def join(items: Iterable, conjunction: str = "and") -> str:
+    """ "A, B and C"; "A and B"; "A"; "" for none."""
+    items = [str(item) for item in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+
+
+# --- Markdown ----------------------------------------------------------------------------
+
+# Backslash-escaped; parentheses are left alone on purpose: "\(" would open inline TeX.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def escape(text) -> str:
+    """Make any text safe to put in Markdown (and the HTML Jupyter renders from it).
+
+    Backslash-escapes ``\\ ` * _ [ ] | ~ #``, writes ``& < >`` as entities (so
+    ``<script>`` shows as text), ``$`` as :data:`DOLLAR` (never maths), a
+    leading list marker as text and a line break as a space.
+    """
+    text = "" if text is None else str(text)
+    text = re.sub(r"\s*[\r\n]+\s*", " ", text)
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = "".join(_HTML.get(char, char) for char in text)
+    text = text.replace("$", DOLLAR)
+    text = re.sub(r"^([-+])", r"\\\1", text)
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
+
+
+def unescape(text: str) -> str:
+    """Undo :func:`escape` (read a notebook's Markdown output as plain text)."""
+    text = text.replace(DOLLAR, "$")
+    text = re.sub(r"\\([\\`*_\[\]|~#\-+.)])", r"\1", text)
+    for char, entity in _HTML.items():
+        if char != "&":
+            text = text.replace(entity, char)
+    return text.replace("&amp;", "&")
+
+
+class _EscapingFormatter(string.Formatter):
+    def format_field(self, value, format_spec):
+        return escape(super().format_field(value, format_spec))
+
+
+def markdown(template: str, /, *args, **fields) -> str:
+    """Fill a trusted Markdown ``template`` (``str.format`` syntax) with escaped values.
+
+    >>> markdown("**{name}**: {amount}", name="A_B", amount="$6 billion") == (
+    ...     "**A\\\\_B**: " + DOLLAR + "6 billion")
+    True
+    """
+    return _EscapingFormatter().format(template, *args, **fields)
+
+
+# --- tables ------------------------------------------------------------------------------
+
+
+def _html(text) -> str:
+    """Cell text for HTML: entities for ``& < > "`` and ``$`` (no raw "$" for MathJax to pair)."""
+    return html.escape(str(text)).replace("$", "&#36;")
+
+
+def _default_format(series: pd.Series) -> Callable:
+    if pd.api.types.is_bool_dtype(series):
+        return lambda v: "yes" if v else "no"
+    if pd.api.types.is_integer_dtype(series):
+        return lambda v: f"{int(v):,}"
+    if pd.api.types.is_float_dtype(series):
+        return lambda v: number(v, 2) if float(v) % 1 else number(v, 0)
+    return str
+
+
+def _cell(formatter: str | Callable) -> Callable:
+    render = formatter.format if isinstance(formatter, str) else formatter
+    return lambda value: _html(render(value))
+
+
+class Table(Styler):
+    """A Styler whose plain-text form is stable (no memory address in stored outputs)."""
+
+    def __repr__(self) -> str:
+        caption = f"{self.plain_caption}: " if getattr(self, "plain_caption", None) else ""
+        return f"<table {caption}{len(self.data)} rows x {len(self.data.columns)} columns>"
+
+
+def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None, caption: str | None = None) -> Table:
+    """A DataFrame as an HTML table for notebooks and the reports site.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Shown as it is, index hidden (make a column of what matters in it).
+    formats : mapping, optional
+        Column -> format string ("{:,.1f}") or function (``fmt.money``...).
+        Other numeric columns get thousands separators and at most two decimals.
+    caption : str, optional
+        Plain text shown above the table.
+
+    Returns
+    -------
+    Table
+        A pandas Styler: deterministic (its id is derived from the content, so stored notebook
+        outputs do not change between runs), every cell and header
+        HTML-escaped with "$" as ``&#36;``, missing values blank, and the
+        table classed :data:`MATHJAX_IGNORE`.
+    """
+    formats = dict(formats or {})
+    unknown = [column for column in formats if column not in df.columns]
+    if unknown:
+        raise ValueError(f"fmt.table: formats name column(s) {unknown} not in the table; columns: {list(df.columns)}")
+    content = df.to_csv(index=False) + "\n" + repr(sorted(map(str, formats))) + "\n" + (caption or "")
+    uuid = "oda_" + hashlib.sha256(content.encode()).hexdigest()[:10]
+    styler = Table(df, uuid=uuid, cell_ids=False)
+    styler.hide(axis="index")
+    for position, column in enumerate(df.columns):
+        formatter = formats.get(column) or _default_format(df[column])
+        styler.format(_cell(formatter), subset=df.columns[[position]], na_rep="")
+    styler.format_index(_html, axis=1)
+    styler.set_table_attributes(f'class="{MATHJAX_IGNORE}"')
+    if caption:
+        styler.set_caption(_html(caption))
+        styler.plain_caption = caption
+    return styler
+
+
+def read_table(html_text: str) -> pd.DataFrame:
+    """The cells of the first table of :func:`table`'s HTML, as text (tests read outputs with it)."""
+    table_html = re.search(r"<table\b.*?</table>", html_text, flags=re.S)
+    rows = [
+        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S)]
+        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table_html.group(0) if table_html else "", flags=re.S)
+    ]
+    if not rows:
+        raise ValueError("fmt.read_table: no <table> rows in the given HTML")
+    return pd.DataFrame(rows[1:], columns=rows[0])

@@ -1,0 +1,126 @@
+"""The house chart style and how a chart reaches the page.
+
+In a notebook::
+
+    from oda_data import style
+    style.use()                       # once, in the setup cell
+    fig, ax = plt.subplots()
+    ax.barh(...)
+    style.finish(ax, title="...", source=style.SOURCE)
+    style.show(fig, alt="Bar chart: ...")
+
+:func:`show` displays the chart as an SVG ``display_data`` output whose
+``text/plain`` is the alt text and whose metadata carries it too
+(``{"image/svg+xml": {"alt": alt}}``), then closes the figure so it is shown
+exactly once. The SVG is deterministic (fixed ids, no date, no version
+string), so nbval can compare stored outputs, and it scales to any screen.
+"""
+from __future__ import annotations
+
+import html
+import io
+import textwrap
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = [
+    "KIND_COLORS",
+    "SOURCE",
+    "context",
+    "finish",
+    "path",
+    "show",
+    "svg",
+    "use",
+]
+
+#: The source line for charts of the White Paper dataset.
+SOURCE = "Source: Japan's ODA White Paper 2018, ch. (3) Assistance for Security and Stability"
+#: One colour per kind of record, the same in every chart (Okabe-Ito palette).
+KIND_COLORS = {
+    "pledge": "#0072B2",
+    "achievement": "#009E73",
+    "contribution": "#E69F00",
+    "disbursement": "#CC79A7",
+    "output": "#56B4E9",
+    "initiative": "#999999",
+}
+# Settings the SVG needs whatever style is active when it is written.
+_SVG_RC = {"svg.hashsalt": "oda_data", "svg.fonttype": "none"}
+_SVG_METADATA = {"Date": None, "Creator": None}
+
+
+def path() -> Path:
+    """Path of the shipped ``style.mplstyle``."""
+    return Path(str(resources.files("oda_data").joinpath("style.mplstyle")))
+
+
+def use() -> None:
+    """Apply the house style for the rest of the session (a notebook's setup cell)."""
+    plt.style.use(path())
+
+
+@contextmanager
+def context():
+    """The house style for the figures created inside a ``with`` block."""
+    with plt.style.context(path()):
+        yield
+
+
+def finish(ax: Axes, *, title: str | None = None, source: str | None = SOURCE, note: str | None = None) -> Axes:
+    """Title the axes and write the source line (and a note) under the figure.
+
+    The text wraps to the figure's width; the layout keeps a strip for it so
+    it never overlaps tick labels.
+    """
+    fig = ax.figure
+    if title:
+        ax.set_title(title)
+    text = ". ".join(part.rstrip(".") for part in (source, note) if part)
+    if text:
+        # About 14 characters of 9 pt text fit in an inch.
+        lines = textwrap.wrap(text + ".", width=int(fig.get_figwidth() * 14))
+        engine = fig.get_layout_engine()
+        if engine is not None and hasattr(engine, "set"):
+            strip = (0.08 + 0.16 * len(lines)) / fig.get_figheight()
+            engine.set(rect=(0, strip, 1, 1 - strip))
+        fig.text(0.01, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=9, color="#555555")
+    return ax
+
+
+def svg(fig: Figure, alt: str | None = None) -> str:
+    """The figure as deterministic SVG text; ``alt`` becomes its accessible name."""
+    buffer = io.StringIO()
+    with mpl.rc_context(_SVG_RC):
+        fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
+    text = buffer.getvalue()
+    # From the <svg> element on: no XML prolog or DOCTYPE inside an HTML page.
+    text = text[text.index("<svg"):]
+    if alt:
+        text = text.replace("<svg ", f'<svg role="img" aria-label="{html.escape(alt)}" ', 1)
+    return text
+
+
+def show(fig: Figure, alt: str) -> None:
+    """Display ``fig`` as an SVG output with ``alt`` as its text, then close it.
+
+    Raises
+    ------
+    ValueError
+        When ``alt`` is empty: every chart says in words what it shows.
+    """
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError("style.show: give alt, a sentence saying what the chart shows")
+    from IPython.display import display
+
+    try:
+        bundle = {"image/svg+xml": svg(fig, alt), "text/plain": alt}
+    finally:
+        plt.close(fig)
+    display(bundle, raw=True, metadata={"image/svg+xml": {"alt": alt}})
