@@ -240,7 +240,7 @@ class _Build:
     def _plan(self, entry: ReportEntry) -> EntryResult | dict:
         """The final result (skipped, unchanged, not selected) or a task to run."""
         previous = self.previous.get(entry.name, {})
-        parameters, unset_env, crs_fingerprint = dict(entry.parameters), [], None
+        parameters, env, crs_fingerprint = dict(entry.parameters), {}, None
         data = [self.datasets[name] for name in entry.data if name in self.datasets]
         demo = False
         if "crs" in entry.requires:
@@ -248,10 +248,12 @@ class _Build:
             if source is None:
                 return self._base(entry, parameters, status="skipped", reason=self._crs_howto())
             if demo:  # the notebook picks (and labels) the demonstration file itself
-                unset_env = [CRS_SOURCE_ENV]
+                env[CRS_SOURCE_ENV] = None
                 parameters.pop(CRS_SOURCE_PARAMETER, None)
-            else:
+            elif CRS_SOURCE_PARAMETER in parameters:
                 parameters[CRS_SOURCE_PARAMETER] = str(source)
+            else:  # the kernel runs in notebooks/: give it the variable, made absolute
+                env[CRS_SOURCE_ENV] = str(source)
             if not source.is_file():
                 origin = (f"parameter {CRS_SOURCE_PARAMETER}" if CRS_SOURCE_PARAMETER in
                           entry.parameters else f"${CRS_SOURCE_ENV}")
@@ -272,7 +274,7 @@ class _Build:
             return self._base(entry, parameters, status="skipped",
                               reason="not built yet (not selected with --only)")
         return {"name": entry.name, "notebook_path": str(entry.path), "parameters": parameters,
-                "executed": str(executed), "temp_dir": str(self.temp), "unset_env": unset_env,
+                "executed": str(executed), "temp_dir": str(self.temp), "env": env,
                 "failed_executed": str(self.output / EXECUTED_DIR / FAILED_DIR /
                                        f"{entry.name}.ipynb"),
                 "entry": entry, "key": key, "data": data, "demo": demo}
@@ -290,9 +292,9 @@ class _Build:
 
     def _crs_source(self, entry: ReportEntry) -> tuple[Path | None, bool]:
         if self.demo:
-            from ..crs_analysis import demo_source_path
+            from ..crs.demo import DEMO_PATH
 
-            return demo_source_path(), True
+            return DEMO_PATH, True
         written = entry.parameters.get(CRS_SOURCE_PARAMETER)
         if written:
             path = Path(str(written)).expanduser()

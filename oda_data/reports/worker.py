@@ -40,7 +40,8 @@ def run_report(task: dict) -> dict:
     task : dict
         ``name``, ``notebook_path``, ``parameters``, ``executed`` and
         ``failed_executed`` (final paths), ``temp_dir`` (the build's temporary
-        folder), ``unset_env`` (variables the kernel must not see).
+        folder), ``env`` (variables the kernel sees changed: a value, or None
+        to hide one).
 
     Returns
     -------
@@ -58,7 +59,7 @@ def run_report(task: dict) -> dict:
     kept_failure = False
     with temporary_beside(executed, suffix=".ipynb", folder=task["temp_dir"]) as temporary:
         try:
-            with _environment_without(task.get("unset_env", ())), _local_kernel() as kernel:
+            with _environment(task.get("env", {})), _local_kernel() as kernel:
                 papermill.execute_notebook(
                     str(notebook), str(temporary), parameters=task["parameters"],
                     kernel_name=KERNEL_NAME, language="python", cwd=str(notebook.parent),
@@ -82,13 +83,22 @@ def run_report(task: dict) -> dict:
 
 
 @contextlib.contextmanager
-def _environment_without(names):
-    """Hide environment variables from the kernel started inside (restored afterwards)."""
-    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+def _environment(changes):
+    """Set (a value) or hide (None) environment variables for the kernel started inside."""
+    saved = {name: os.environ.get(name) for name in changes}
+    _apply(changes)
     try:
         yield
     finally:
-        os.environ.update(saved)
+        _apply(saved)
+
+
+def _apply(values):
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @contextlib.contextmanager
