@@ -12,6 +12,7 @@ from oda_data import reports
 # The tiny report: a parameters cell (currency, crs_source) and a cell that
 # prints a marker; currency "XXX" raises, "SLEEP" runs for a minute.
 REPORT_CODE = """\
+import os
 import time
 if currency == "XXX":
     raise ValueError(f"unknown currency {currency!r} <script>")
@@ -21,6 +22,7 @@ print("TOTAL_IN_" + currency)
 if crs_source is not None:
     with open(crs_source) as crs_file:
         print("CRS_ROWS:", crs_file.read().strip())
+    print("CRS_ENV:", os.environ.get("ODA_CRS_SOURCE"))
 """
 
 GOOD = "    notebook: notebooks/tiny.ipynb\n"

@@ -261,6 +261,8 @@ def test_rebuild_skips_unchanged_and_reruns_what_changed(project, monkeypatch, r
     assert [third[n].unchanged for n in ("a", "b", "crs-trends")] == [True, False, False]
     assert "TOTAL_IN_EUR" in outputs_text(output / "_executed" / "b.ipynb")
     assert "CRS_ROWS: 42 rows" in outputs_text(output / "_executed" / "crs-trends.ipynb")
+    # The kernel runs in notebooks/: it sees the variable made absolute, as the parameter is.
+    assert f"CRS_ENV: {project / 'crs.csv'}" in outputs_text(output / "_executed" / "crs-trends.ipynb")
     crs_data = third["crs-trends"].data[-1]
     assert (crs_data["file"], crs_data["rows"], crs_data["demo"]) == ("crs.csv", 0, False)
 

@@ -250,10 +250,12 @@ class _Build:
             if demo:  # the notebook picks (and labels) the demonstration file itself
                 env[CRS_SOURCE_ENV] = None
                 parameters.pop(CRS_SOURCE_PARAMETER, None)
-            elif CRS_SOURCE_PARAMETER in parameters:
+            else:
                 parameters[CRS_SOURCE_PARAMETER] = str(source)
-            else:  # the kernel runs in notebooks/: give it the variable, made absolute
-                env[CRS_SOURCE_ENV] = str(source)
+                if CRS_SOURCE_PARAMETER not in entry.parameters:
+                    # The kernel runs in notebooks/: it sees the variable made absolute, equal
+                    # to the parameter, so the page can say the file came from the variable.
+                    env[CRS_SOURCE_ENV] = str(source)
             if not source.is_file():
                 origin = (f"parameter {CRS_SOURCE_PARAMETER}" if CRS_SOURCE_PARAMETER in
                           entry.parameters else f"${CRS_SOURCE_ENV}")
