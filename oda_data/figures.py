@@ -21,8 +21,10 @@ from __future__ import annotations
 import pandas as pd
 
 from . import fmt
+from .params import dac_years
+from .white_paper import REPORT_YEAR
 
-__all__ = ["MEASURES", "chapter_figure", "figure_columns", "headings", "in_basis", "people_text",
+__all__ = ["MEASURES", "chapter_figure", "figure_columns", "headings", "in_basis", "method_note", "people_text",
            "split_restatements", "stated"]
 
 #: People are counted in different measures, never to be added: the kind of record says which.
@@ -105,3 +107,18 @@ def headings(basis) -> dict[str, str]:
             "people_text": "People or countries", "measure": "Measure of people", "kind": "Kind",
             "period": "Period", "year": "Year", "theme": "Theme", "region": "Region", "description": "What",
             "note": "The package's note"}
+
+
+def method_note(basis) -> str:
+    """The closing note of every White Paper notebook: how money is shown, and what is the package's reading."""
+    first, last = dac_years()
+    return (
+        f"**How money is shown.** Amounts are in {basis.label}. The chapter states each in US dollars or yen "
+        f"(\"as the chapter states it\"); the other column converts that figure with the OECD DAC exchange rates "
+        f"and deflators for Japan that ship with the package ({first}–{last}): over a period with the mean of its "
+        f"years, else in the record's year, else in {REPORT_YEAR}, the year the chapter reports on. A converted "
+        f"amount keeps the precision and the \"approximately\" of the chapter's figure; where the chapter gives the "
+        f"amount in the chosen currency itself, that figure is the one converted. Figures of different kinds, "
+        f"measures or periods are never added. Themes, regions, kinds and the descriptions are the package's reading "
+        f"of the chapter; \"the package's note\" says where it reads more into the text or leaves a field empty."
+    )

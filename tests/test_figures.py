@@ -98,3 +98,11 @@ def test_headings_name_the_basis():
     headings = figures.headings(basis)
     assert headings["shown"] == "JPY, constant 2015 prices"
     assert headings["record_id"] == "Record" and headings["stated"] == "Amount as the chapter states it"
+
+
+def test_method_note_names_the_basis_and_the_rate_years():
+    first, last = oda_data.params.dac_years()
+    note = figures.method_note(check_money_basis("JPY", "constant", 2015))
+    assert note.startswith("**How money is shown.** Amounts are in JPY, constant 2015 prices.")
+    assert f"({first}–{last})" in note and f"else in {oda_data.REPORT_YEAR}," in note
+    assert "never added" in note
