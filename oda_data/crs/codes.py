@@ -111,6 +111,7 @@ def recipient_names() -> dict[int, str]:
     return dict(zip(table["recipient_code"], table["recipient_name"]))
 
 
+@lru_cache(maxsize=None)
 def known_codes(kind: str) -> frozenset[int]:
     """Return the DAC numeric codes the package knows for ``kind``.
 
