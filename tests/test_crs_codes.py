@@ -168,11 +168,7 @@ def test_empty_filter_lists_are_kept_and_select_nothing():
     assert codes.selects_nothing(None, [701], [2018]) is False
 
 
-@pytest.mark.parametrize("parameter", [
-    "donors", "recipients", "purpose_codes", "years",
-    pytest.param("themes", marks=pytest.mark.xfail(
-        strict=True, reason="themes=[] still returns every row: the reader (crs-engine) applies codes.selects_nothing")),
-])
+@pytest.mark.parametrize("parameter", ["donors", "recipients", "purpose_codes", "years", "themes"])
 def test_an_empty_list_selects_nothing_for_every_filter(parameter):
     assert len(oda_data.read_crs(BULK, **{parameter: []})) == 0
 
@@ -222,7 +218,6 @@ def test_unmapped_data_explorer_codes_warn_once_with_escaped_codes():
         codes.warn_unmapped("donor", [], "file.csv", rows=0)  # nothing unmapped: no warning
 
 
-@pytest.mark.xfail(strict=True, reason="the reader (crs-engine) keeps the raw code in donor_raw and counts rows")
 def test_an_unknown_data_explorer_code_is_kept_raw_with_one_warning(tmp_path):
     source = tmp_path / "sdmx.csv"
     source.write_text(
