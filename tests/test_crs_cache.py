@@ -1,6 +1,7 @@
 """The Parquet cache: hits, invalidation, ODA_DATA_CACHE, two processes, CLI."""
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import shutil
@@ -11,7 +12,7 @@ import pytest
 import oda_data
 from oda_data.cli import main
 from oda_data.crs import cache
-from oda_data.crs.layouts import CRSFormatError
+from oda_data.crs.sources import CRSFormatError
 
 from crs_testlib import FIXTURES, run_in_two_processes
 
@@ -44,11 +45,14 @@ def test_cache_dir_defaults_to_the_user_cache(monkeypatch, tmp_path):
 def test_ingest_writes_canonical_parquet_with_metadata(source, tmp_cache):
     cached = cache.ingest(source, progress=False)
     assert cached.parent == tmp_cache and cached.suffix == ".parquet"
-    assert pq.read_schema(cached).names == list(oda_data.crs.CANONICAL_COLUMNS)
+    assert pq.read_schema(cached).names == [*oda_data.crs.CANONICAL_COLUMNS, "donor_raw", "recipient_raw",
+                                            "purpose_raw", "theme", "theme_rule"]
     meta = cache.read_metadata(cached)
     assert meta["source"] == str(source.resolve())
-    assert meta["rows"] == "24" and meta["layout"] == "bulk_text"
-    assert int(meta["source_size"]) == source.stat().st_size
+    assert meta["rows"] == 24 == pq.read_metadata(cached).num_rows and meta["layout"] == "bulk_text"
+    assert meta["source_stat"][0] == source.stat().st_size
+    assert meta["fingerprint"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert meta["sha256"] == hashlib.sha256(cached.read_bytes()).hexdigest()
 
 
 def test_second_read_is_a_cache_hit(source, monkeypatch):
@@ -163,10 +167,10 @@ def test_clear_leaves_a_conversion_running_in_another_process_alone(source, tmp_
     in_progress = tmp_cache / f".{other.name}.abc123.tmp"
     in_progress.write_text("half a conversion")
     # Another process holds the second source's lock: it is converting right now.
-    held = FileLock(str(tmp_cache / f"{cache._path_prefix(other)}.lock"))
+    held = FileLock(str(tmp_cache / f"{other.name.rsplit('-', 1)[0]}.lock"))
     with held:
         assert _clear_in_another_process() == 1
-    assert not cached.exists() and not cache.companion_path(cached).exists()
+    assert not cached.exists() and not cached.with_name(cached.name.rsplit("-", 1)[0] + ".json").exists()
     assert other.exists() and in_progress.exists()
     assert cache.clear_cache() == 1  # lock free again: now it goes
     assert not other.exists() and not in_progress.exists()
