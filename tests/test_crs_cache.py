@@ -1,10 +1,10 @@
 """The Parquet cache: hits, invalidation, ODA_DATA_CACHE, two processes, CLI."""
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import shutil
+import zlib
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -52,8 +52,9 @@ def test_ingest_writes_canonical_parquet_with_metadata(source, tmp_cache):
     assert meta["source"] == str(source.resolve())
     assert meta["rows"] == 24 == pq.read_metadata(cached).num_rows and meta["layout"] == "bulk_text"
     assert meta["source_stat"][0] == source.stat().st_size
-    assert meta["fingerprint"] == hashlib.sha256(source.read_bytes()).hexdigest()
-    assert meta["sha256"] == hashlib.sha256(cached.read_bytes()).hexdigest()
+    data = source.read_bytes()
+    assert meta["fingerprint"] == f"crc32:{len(data)}:{zlib.crc32(data):08x}"
+    assert meta["checksum"] == cache.file_checksum(cached) and meta["checksum"].startswith("crc32:")
 
 
 def test_second_read_is_a_cache_hit(source, monkeypatch):
@@ -201,10 +202,10 @@ def test_a_damaged_cache_file_is_rebuilt_on_open(source, how):
     cached = cache.cached_path(source)
     _damage(cached, how)
     cache._VERIFIED.clear()  # a new process: the first open checks the file
-    with pytest.warns(cache.CRSCacheWarning, match=rf"{cached.name}: .*(truncated|SHA-256).*converting .* again"):
+    with pytest.warns(cache.CRSCacheWarning, match=rf"{cached.name}: .*(truncated|checksum differs).*converting .* again"):
         again = oda_data.read_crs(source)
     pd.testing.assert_frame_equal(again, expected)
-    assert cache.read_metadata(cached)["sha256"] == hashlib.sha256(cached.read_bytes()).hexdigest()
+    assert cache.read_metadata(cached)["checksum"] == f"crc32:{cached.stat().st_size}:{zlib.crc32(cached.read_bytes()):08x}"
 
 
 def test_a_damaged_file_is_seen_in_the_same_process_too(source):

@@ -130,7 +130,7 @@ def _csv_relation(source: Source, path: Path, quote: str, numeric: set[str]) -> 
                       for name in source.header)
     options = [f"delim={_literal(source.delimiter)}", "header=true", "auto_detect=false",
                f"columns={{{types}}}", "strict_mode=true", "null_padding=false",
-               f"quote={_literal(quote)}", f"escape={_literal(quote)}", "max_line_size=100000000"]
+               f"quote={_literal(quote)}", f"escape={_literal(quote)}"]
     if source.compression == "gzip" and path == source.path:
         options.append("compression='gzip'")
     return f"read_csv({_literal(path)}, {', '.join(options)})"
