@@ -259,10 +259,8 @@ def _convert(source: Path, folder: Path, prefix: str, *, progress: bool, sdmx_ro
             def scratch(suffix: str) -> Path:
                 return stack.enter_context(temporary_beside(folder / f"{prefix}{suffix}"))
 
-            cursor = engine.connection()
-            cursor.execute(f"SET temp_directory = {engine._literal(spill)}")
             result = engine.convert(layout, staged, scratch=scratch, on_read=bar.update if bar else None,
-                                    sdmx_rows=sdmx_rows)
+                                    sdmx_rows=sdmx_rows, spill=spill)
             hasher.join()
             if _stat_key(source) != stat_before:
                 raise OSError(f"{printable(source)} changed while it was being converted; read it again")

@@ -45,6 +45,9 @@ from .themes import tagged_sql
 
 #: Rows per Parquet row group of the cache (DuckDB's default).
 ROW_GROUP_SIZE = 122_880
+#: DuckDB's memory during a conversion: its parallel CSV reader and ordered
+#: Parquet writer stay within it (about 1 GB without a limit on a 1 GB file).
+MEMORY_LIMIT = "512MB"
 _BAD = "oda_data:bad-value:"
 _local = threading.local()
 
@@ -101,7 +104,8 @@ def _bulk_select(source: Source, relation: str) -> tuple[str, dict[str, str], di
         if canonical in found:
             column = found[canonical]
             if pa.types.is_string(kind):
-                parts.append(f"nullif(trim(CAST({_identifier(column)} AS VARCHAR)), '') AS {canonical}")
+                # Empty cells are NULL; text is kept as written (trimming would copy every description).
+                parts.append(f"nullif(CAST({_identifier(column)} AS VARCHAR), '') AS {canonical}")
             else:
                 parts.append(f"{_number_sql(canonical, column)} AS {canonical}")
         elif canonical in de_codes:
@@ -145,14 +149,21 @@ class Conversion:
 
 
 def convert(source: Source, target: Path, *, scratch: Callable[[str], Path],
-            on_read: Callable[[int], None] | None = None, sdmx_rows: str = "auto") -> Conversion:
+            on_read: Callable[[int], None] | None = None, sdmx_rows: str = "auto",
+            spill: Path | None = None) -> Conversion:
     """Convert ``source`` into the Parquet file ``target`` (canonical, raw code and theme columns).
 
     ``scratch(suffix)`` gives a temporary path in the cache folder, for a
-    transcoded copy of the text; the caller removes it. Raises
+    transcoded copy of the text; the caller removes it. DuckDB runs with
+    :data:`MEMORY_LIMIT` and spills to ``spill`` beyond it. Raises
     :class:`CRSFormatError` naming the file and line of the first bad row.
     """
-    cursor = connection()
+    config = {"memory_limit": MEMORY_LIMIT, **({"temp_directory": str(spill)} if spill else {})}
+    with duckdb.connect(config=config) as cursor:
+        return _convert(cursor, source, target, scratch, on_read, sdmx_rows)
+
+
+def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: str) -> Conversion:
     notes: list[str] = []
     if source.kind in ("sdmx_csv", "purpose_summary"):
         table = read_table(source, on_read=on_read, sdmx_rows=sdmx_rows)
