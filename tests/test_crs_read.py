@@ -189,3 +189,19 @@ def test_a_large_file_keeps_every_row(tmp_path):
     assert_totals_equal(totals_of(frame), {key: value * 2000 for key, value in expected.items()})
     # rows keep the file's order
     assert frame["project_title"].iloc[24:48].tolist() == frame["project_title"].iloc[:24].tolist()
+
+
+def test_sdmx_rows_with_codes_the_tables_lack_are_kept_with_their_raw_code(tmp_path):
+    header = ("DONOR,RECIPIENT,SECTOR,MEASURE,FLOW_TYPE,PRICE_BASE,MD_DIM,TIME_PERIOD,OBS_VALUE,UNIT_MULT,"
+              "PROJECT_TITLE")
+    rows = [f"JPN,{recipient},15210,100,D,V,DD,2020,{value},6,Police training"
+            for recipient, value in (("PHL", 1.0), ("XX1_X", 2.0), ("XX2_X", 4.0), ("COK", 8.0))]
+    source = tmp_path / "sdmx.csv"
+    source.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    with pytest.warns(oda_data.crs.CRSCodeWarning, match=r"2 row\(s\) with 2 Data Explorer recipient code"):
+        frame = oda_data.read_crs(source)
+    # Two activities alike but for an unknown recipient stay two rows (none merged, none lost).
+    assert len(frame) == 4 and frame["usd_disbursement"].sum() == pytest.approx(15.0)
+    unknown = frame[frame["recipient_code"].isna()]
+    assert sorted(unknown["recipient_raw"]) == ["XX1_X", "XX2_X"]
+    assert frame.loc[frame["usd_disbursement"] == 8.0, "recipient_code"].iloc[0] == 831  # Cook Islands
