@@ -27,6 +27,7 @@ Parquet reader (row-group statistics skip what cannot match).
 from __future__ import annotations
 
 import csv
+import gzip
 import re
 import threading
 from collections.abc import Callable
@@ -185,8 +186,6 @@ def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: 
     if not source.duckdb_reads_directly:
         path = scratch(".utf8.txt")
         starts = transcode(source, path, on_read)
-    elif on_read:
-        on_read(source.size)
     found, _ = bulk_columns(source)
     numeric = {column for canonical, column in found.items() if not pa.types.is_string(CANONICAL_TYPES[canonical])}
     first_error = None
@@ -202,6 +201,8 @@ def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: 
                 first_error = translated
                 continue
             raise (first_error or translated) from None
+        if on_read and starts is None:
+            on_read(source.size)  # DuckDB read the file itself: the bar fills at the end
         if not quote:
             notes.append(f"{printable(source.describe())}: quotes are unbalanced, so the file was read "
                          f"with '\"' as an ordinary character (as the OECD writes its bulk files); "
@@ -276,10 +277,11 @@ def _bad_value(cursor, source, path, relation, found, message, starts, quote) ->
 
 def _line_of_row(source: Source, path: Path, row: int, quote: str) -> int:
     """The line (header = 1) where data row ``row`` (1-based) starts, quoted line breaks counted."""
-    opener = (lambda: __import__("gzip").open(path, "rt", encoding="utf-8-sig", newline="")) \
-        if source.compression == "gzip" and path == source.path else \
-        (lambda: open(path, encoding="utf-8-sig", newline=""))
-    with opener() as handle:
+    if source.compression == "gzip" and path == source.path:
+        handle = gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    else:
+        handle = open(path, encoding="utf-8-sig", newline="")
+    with handle:
         reader = csv.reader(handle, delimiter=source.delimiter,
                             quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE)
         start = 1

@@ -38,6 +38,7 @@ import pyarrow.csv as pacsv
 
 from . import codes
 from .schema import AMOUNT_COLUMNS, CANONICAL_TYPES, RAW_COLUMNS
+from ._text import printable
 from .sources import CRSFormatError, CRSLayoutWarning, Source, check_sdmx_rows, raw_streams
 
 #: Canonical columns plus the raw code columns, every one nullable, while rows are checked.
@@ -312,10 +313,10 @@ def _sdmx_table(source: Source, on_read, sdmx_rows: str) -> pa.Table:
         keep = is_dd if choice == "DD" else pc.fill_null(pc.equal(md_dim, "_T"), False)
         dropped = length - (pc.sum(keep).as_py() or 0)
         if sdmx_rows == "auto" and has_dd and dropped:
-            warnings.warn(
+            warnings.warn(printable(
                 f"{where}: the file mixes activity rows (MD_DIM=DD, {dd_count}) with aggregate "
                 f"rows (MD_DIM=_T or other, {dropped}); kept the DD rows only so totals do not "
-                f"double (pass sdmx_rows='_T' for the aggregates)",
+                f"double (pass sdmx_rows='_T' for the aggregates)"),
                 CRSLayoutWarning,
                 stacklevel=2,
             )
