@@ -114,9 +114,12 @@ def _duckdb_query(reference: str, query: str) -> int:
     select = f"SELECT * FROM '{reference}' WHERE donor_code = {DONOR}"
     if query == "purpose":
         sql = select + f" AND purpose_code IN ({', '.join(map(str, PURPOSES))})"
-    else:
+    else:  # the donor's rows first (materialised), then the theme expression on those rows only
         themes = ", ".join(f"'{theme}'" for theme in THEMES)
-        sql = f"SELECT * FROM ({tagged_sql(select, list(CANONICAL_COLUMNS))}) WHERE theme IN ({themes})"
+        # (materialised twice: a filter on the theme expression would be evaluated with it, 4x slower)
+        sql = (f"WITH donor AS MATERIALIZED ({select}), tagged AS MATERIALIZED "
+               f"({tagged_sql('SELECT * FROM donor', list(CANONICAL_COLUMNS))}) "
+               f"SELECT * FROM tagged WHERE theme IN ({themes})")
     with duckdb.connect() as connection:
         frame = connection.sql(sql).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
     return len(frame)
@@ -137,13 +140,19 @@ def child(step: str, path: str, extra: str, repeat: int) -> None:
         args = (path, target)
     if step == "duckdb_query":
         args = (target, query)
-    times, rows = [], None
+    import resource
+
+    times, cpu, rows = [], [], None
     for _ in range(1 + repeat):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         rows = function(*args)
         times.append(time.perf_counter() - started)
-    print(json.dumps({"first": times[0], "best_after": min(times[1:]) if repeat else None, "rows": rows,
-                      "peak_mb": _status_mb("VmHWM:"), "imports_mb": before}))
+        now = resource.getrusage(resource.RUSAGE_SELF)
+        cpu.append(now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime)
+    best = min(range(1, len(times)), key=times.__getitem__) if repeat else 0
+    print(json.dumps({"first": times[0], "best_after": times[best] if repeat else None, "cpu_first": cpu[0],
+                      "cpu_best_after": cpu[best], "rows": rows, "peak_mb": _status_mb("VmHWM:"),
+                      "imports_mb": before}))
 
 
 # ----------------------------------------------------------------- parent
@@ -181,10 +190,11 @@ def bench(rows: int, out: Path, repeat: int) -> str:
 def report(rows: int, path: Path, r: dict) -> str:
     base_time, base_peak = r["pandas"]["first"], r["pandas"]["peak_mb"]
     lines = [f"**{rows:,} rows ({path.stat().st_size / 1e6:,.0f} MB, 94 columns)**", "",
-             "| step | time (s) | peak RSS (MB) | rows out |", "|---|---:|---:|---:|"]
+             "| step | time (s) | CPU time (s) | peak RSS (MB) | rows out |", "|---|---:|---:|---:|---:|"]
 
     def row(label, result, key="first"):
-        lines.append(f"| {label} | {result[key]:.3f} | {result['peak_mb']:,.0f} | {result['rows']:,} |")
+        cpu = result["cpu_" + key]
+        lines.append(f"| {label} | {result[key]:.3f} | {cpu:.2f} | {result['peak_mb']:,.0f} | {result['rows']:,} |")
 
     row("pandas read_csv + filter (donors + purpose codes)", r["pandas"])
     row("read_crs first (convert + query)", r["first"])
@@ -196,10 +206,13 @@ def report(rows: int, path: Path, r: dict) -> str:
         row(f"DuckDB fresh connection on its Parquet, {label}: best of later", r[f"duckdb_{query}"], "best_after")
     first_time = r["first"]["first"] / base_time
     first_peak = r["first"]["peak_mb"] / base_peak
+    first_cpu = r["first"]["cpu_first"] / r["pandas"]["cpu_first"]
     verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
     lines += ["", "| target | ratio | verdict |", "|---|---:|---|",
               f"| first read time <= {TARGET_FIRST_TIME}x pandas | {first_time:.2f} | "
               f"{verdict(first_time <= TARGET_FIRST_TIME)} |",
+              f"| (first read CPU time / pandas CPU time: DuckDB's work on 2 cores; no target) | "
+              f"{first_cpu:.2f} | - |",
               f"| first read peak memory <= {TARGET_FIRST_MEMORY}x pandas | {first_peak:.2f} | "
               f"{verdict(first_peak <= TARGET_FIRST_MEMORY)} |"]
     for query in ("purpose", "themes"):
