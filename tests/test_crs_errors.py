@@ -268,3 +268,9 @@ def test_ansi_escapes_in_a_header_are_escaped_in_the_message(tmp_path):
     message = str(error.value)
     assert "\x1b" not in message and "\u202e" not in message
     assert "name\\x1b[2J\\x1b[31m" in message and "age\\u202eforged" in message
+
+
+def test_a_trailing_delimiter_on_every_line_is_read(tmp_path):
+    rows = [row + "|" for row in many_rows(12)]
+    frame = oda_data.read_crs(write_rows(tmp_path / "crs.txt", rows, header=HEADER + "|"))
+    assert len(frame) == 12 and frame.loc[11, "usd_disbursement"] == 11 % 7 + 0.5

@@ -130,15 +130,22 @@ def _bulk_select(source: Source, relation: str) -> tuple[str, dict[str, str], di
     return f"SELECT {', '.join(parts)} FROM {relation} WHERE NOT ({blank})", found, de_codes
 
 
-def _csv_relation(source: Source, path: Path, quote: str, numeric: set[str]) -> str:
-    types = ", ".join(f"{_literal(name)}: {_literal('DOUBLE' if name in numeric else 'VARCHAR')}"
-                      for name in source.header)
+def _csv_relation(source: Source, path: Path, quote: str, numeric: set[str], used: list[str]) -> str:
+    """DuckDB's CSV reader on ``path``, the ``used`` columns under their header names.
+
+    The reader itself names the columns ``c0``, ``c1`` ...: a header may hold
+    empty names (a trailing ``|``), quotes or control characters.
+    """
+    position = {name: index for index, name in enumerate(source.header)}
+    types = ", ".join(f"'c{index}': {_literal('DOUBLE' if name in numeric else 'VARCHAR')}"
+                      for index, name in enumerate(source.header))
     options = [f"delim={_literal(source.delimiter)}", "header=true", "auto_detect=false",
                f"columns={{{types}}}", "strict_mode=true", "null_padding=false",
                f"quote={_literal(quote)}", f"escape={_literal(quote)}"]
     if source.compression == "gzip" and path == source.path:
         options.append("compression='gzip'")
-    return f"read_csv({_literal(path)}, {', '.join(options)})"
+    renamed = ", ".join(f"c{position[name]} AS {_identifier(name)}" for name in dict.fromkeys(used))
+    return f"(SELECT {renamed} FROM read_csv({_literal(path)}, {', '.join(options)}))"
 
 
 # --------------------------------------------------------------------------- conversion
@@ -186,11 +193,11 @@ def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: 
     if not source.duckdb_reads_directly:
         path = scratch(".utf8.txt")
         starts = transcode(source, path, on_read)
-    found, _ = bulk_columns(source)
+    found, de_codes = bulk_columns(source)
     numeric = {column for canonical, column in found.items() if not pa.types.is_string(CANONICAL_TYPES[canonical])}
     first_error = None
     for quote in ('"', ""):
-        relation = _csv_relation(source, path, quote, numeric)
+        relation = _csv_relation(source, path, quote, numeric, [*found.values(), *de_codes.values()])
         inner, found, _ = _bulk_select(source, relation)
         try:
             rows = _copy(cursor, inner, target)
@@ -242,8 +249,9 @@ def _csv_error(cursor, source: Source, path: Path, relation: str, found: dict[st
         return _bad_value(cursor, source, path, relation, found, message, starts, quote)
     converting = _CONVERT.search(message)
     if converting:
-        return CRSFormatError(f"{where}: column {converting.group(1)!r} must be numeric; "
-                              f"found {converting.group(2)!r}")
+        column = converting.group(1)
+        column = source.header[int(column[1:])] if re.fullmatch(r"c\d+", column) else column
+        return CRSFormatError(f"{where}: column {column!r} must be numeric; found {converting.group(2)!r}")
     if "Invalid unicode" in message or "not utf-8" in message.lower():
         return encoding_error(source, int(line.group(1)) if line else 0)
     if "unterminated quote" in message.lower() or "Expected Number of Columns" in message:

@@ -338,7 +338,8 @@ def _check_unique(source: Source) -> None:
     seen: dict[str, list[int]] = {}
     fold = str.lower if source.kind.startswith("bulk") else str
     for position, name in enumerate(source.header, start=1):
-        seen.setdefault(fold(name.strip()), []).append(position)
+        if name.strip():  # unnamed columns (a trailing delimiter) are never read
+            seen.setdefault(fold(name.strip()), []).append(position)
     twice = {name: places for name, places in seen.items() if len(places) > 1}
     if twice:
         name, places = next(iter(twice.items()))
