@@ -144,10 +144,6 @@ class Source:
     size: int = 0
 
     @property
-    def member(self) -> str | None:
-        return self.members[0] if self.members else None
-
-    @property
     def lower_header(self) -> dict[str, str]:
         """Lower-case name -> name as in the file (names are unique: checked on detection)."""
         return {name.strip().lower(): name for name in self.header}
