@@ -274,3 +274,15 @@ def test_a_trailing_delimiter_on_every_line_is_read(tmp_path):
     rows = [row + "|" for row in many_rows(12)]
     frame = oda_data.read_crs(write_rows(tmp_path / "crs.txt", rows, header=HEADER + "|"))
     assert len(frame) == 12 and frame.loc[11, "usd_disbursement"] == 11 % 7 + 0.5
+
+
+@pytest.mark.parametrize("cell,message", [
+    ("3000", r"column 'year' must hold values in 1960-2100; found '3000' at data row 2 \(line 3\)"),
+    ("inf", r"column 'year' must hold numbers; found 'inf'"),
+])
+def test_summary_files_check_their_values_too(tmp_path, cell, message):
+    source = tmp_path / "summary.csv"
+    source.write_text("year,donor_code,recipient_code,purpose_code,value\n2019,701,755,15210,1.5\n"
+                      f"{cell},701,755,15210,2.5\n", encoding="utf-8")
+    with pytest.raises(CRSFormatError, match=message):
+        oda_data.read_crs(source)

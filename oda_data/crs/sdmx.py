@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from . import codes
-from .schema import AMOUNT_COLUMNS, CANONICAL_TYPES, RAW_COLUMNS
+from .schema import AMOUNT_COLUMNS, CANONICAL_TYPES, CODE_RANGE, RAW_COLUMNS, VALID_RANGES
 from ._text import printable
 from .sources import CRSFormatError, CRSLayoutWarning, Source, check_sdmx_rows, raw_streams
 
@@ -103,50 +103,46 @@ def _blank_to_null(array: pa.Array) -> pa.Array:
     return pc.if_else(keep, array, pa.scalar(None, array.type))
 
 
-def to_number(array, target: pa.DataType, *, column: str, where: str, first_row: int) -> pa.Array:
-    """Cast a text column to a number, or raise a CRSFormatError naming the line.
+def _refuse_unless(ok, shown, *, column: str, where: str, first_row: int, expected: str) -> None:
+    """Raise a CRSFormatError naming the first row where ``ok`` is false (header = line 1)."""
+    if not pc.all(ok).as_py():
+        index = pc.index(ok, False).as_py()
+        raise CRSFormatError(f"{where}: column {column!r} must hold {expected}; found {shown[index].as_py()!r} "
+                             f"at data row {first_row + index + 1} (line {first_row + index + 2})")
 
-    ``first_row`` is the 0-based index of the batch's first data row in the
-    file; the reported line counts the header as line 1.
+
+def to_number(array, target: pa.DataType, *, column: str, where: str, first_row: int) -> pa.Array:
+    """Cast a text column to a finite number (a whole code for integer targets), or raise naming the line.
+
+    ``first_row`` is the 0-based index of the batch's first data row in the file.
     """
     array = pa.array(array) if not isinstance(array, (pa.Array, pa.ChunkedArray)) else array
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    where_row = {"column": column, "where": where, "first_row": first_row}
     if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
-        numbers = array
-    else:
-        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-            array = pc.cast(array, pa.string())
-        array = _blank_to_null(array)
-        valid = pc.or_kleene(pc.is_null(array), pc.match_substring_regex(array, _NUMBER))
-        if not pc.all(valid).as_py():
-            index = pc.index(valid, False).as_py()
-            raise CRSFormatError(
-                f"{where}: column {column!r} must be numeric; found {array[index].as_py()!r} "
-                f"at data row {first_row + index + 1} (line {first_row + index + 2})"
-            )
         numbers = pc.cast(array, pa.float64())
-    finite = pc.or_kleene(pc.is_null(numbers), pc.is_finite(pc.cast(numbers, pa.float64())))
-    if not pc.all(finite).as_py():
-        index = pc.index(finite, False).as_py()
-        raise CRSFormatError(
-            f"{where}: column {column!r} must hold finite numbers; found {array[index].as_py()!r} "
-            f"at data row {first_row + index + 1} (line {first_row + index + 2})"
-        )
-    if pa.types.is_integer(target):
-        as_float = pc.cast(numbers, pa.float64())
-        whole = pc.or_kleene(pc.is_null(as_float), pc.equal(pc.floor(as_float), as_float))
-        if not pc.all(whole).as_py():
-            index = pc.index(whole, False).as_py()
-            raise CRSFormatError(
-                f"{where}: column {column!r} must hold whole codes; found {as_float[index].as_py()!r} "
-                f"at data row {first_row + index + 1} (line {first_row + index + 2})"
-            )
-        try:
-            return pc.cast(as_float, target)
-        except pa.ArrowInvalid as error:
-            raise CRSFormatError(f"{where}: column {column!r}: code out of range: {error}") from None
+    else:
+        array = _blank_to_null(pc.cast(array, pa.string()))
+        valid = pc.or_kleene(pc.is_null(array), pc.match_substring_regex(array, _NUMBER))
+        _refuse_unless(valid, array, expected="numbers", **where_row)
+        numbers = pc.cast(array, pa.float64())
+    _refuse_unless(pc.or_kleene(pc.is_null(numbers), pc.is_finite(numbers)), array,
+                   expected="finite numbers", **where_row)
+    if not pa.types.is_integer(target):
+        return pc.cast(numbers, target)
+    _refuse_unless(pc.or_kleene(pc.is_null(numbers), pc.equal(pc.floor(numbers), numbers)), array,
+                   expected="whole codes", **where_row)
+    low, high = VALID_RANGES.get(column_kind(column), CODE_RANGE)
+    inside = pc.or_kleene(pc.is_null(numbers), pc.and_(pc.greater_equal(numbers, low), pc.less_equal(numbers, high)))
+    _refuse_unless(inside, array, expected=f"values in {low}-{high}", **where_row)
     return pc.cast(numbers, target)
+
+
+def column_kind(column: str) -> str:
+    """The canonical column a source column feeds, for its valid range (``TIME_PERIOD`` -> ``year``)."""
+    lowered = column.lower()
+    return {"time_period": "year", "sector": "purpose_code"}.get(lowered, lowered)
 
 
 def _to_text(array) -> pa.Array:
