@@ -126,7 +126,7 @@ def test_an_unbalanced_quote_at_the_start_of_a_description_loses_no_row(tmp_path
     rows[18] = '2019|701|755|21040|Project 18|"Koban" police boxes and "community policing|1.5'
     rows[19] = '2019|701|755|21040|Project 19|"unbalanced: the OECD writes quotes as text|2.5'
     source = write_rows(tmp_path / "crs.txt", rows)
-    with pytest.warns(oda_data.crs.CRSLayoutWarning, match=r"crs.txt line 20.*quote"):
+    with pytest.warns(oda_data.crs.CRSLayoutWarning, match=r"crs.txt line 20: an unbalanced quote"):
         frame = oda_data.read_crs(source)
     assert len(frame) == 2000
     assert frame.loc[19, "long_description"] == '"unbalanced: the OECD writes quotes as text'
@@ -286,3 +286,17 @@ def test_summary_files_check_their_values_too(tmp_path, cell, message):
                       f"{cell},701,755,15210,2.5\n", encoding="utf-8")
     with pytest.raises(CRSFormatError, match=message):
         oda_data.read_crs(source)
+
+
+def test_ingest_of_an_unbalanced_quote_reads_every_row_and_notes_it_in_one_line(tmp_path, capsys):
+    from oda_data.cli import main
+
+    rows = many_rows(2000)
+    rows[19] = '2019|701|755|21040|Project 19|"unbalanced|2.5'
+    source = write_rows(tmp_path / "crs.txt", rows)
+    assert main(["ingest", str(source), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "(2000 rows, layout bulk_text)" in captured.out
+    assert captured.err.strip().splitlines() == [
+        f"oda-data ingest: note: {source} line 21: an unbalanced quote, so the file was read with '\"' "
+        "as an ordinary character (the OECD writes quotes as text); every row was read"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from . import cache
 from ..cli import help_handler
@@ -22,7 +23,12 @@ def _ingest(args: argparse.Namespace) -> int:
     status = 0
     for path in args.paths:
         try:
-            cached = cache.ingest(path, progress=not args.quiet, sdmx_rows=args.sdmx_rows, encoding=args.encoding)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cached = cache.ingest(path, progress=not args.quiet, sdmx_rows=args.sdmx_rows,
+                                      encoding=args.encoding)
+            for warning in caught:  # one line each, not Python's source-line display
+                print(f"oda-data ingest: note: {printable(warning.message)}", file=sys.stderr)
         except (OSError, ValueError) as error:  # missing/unreadable file, bad CRS file, cache folder
             print(f"oda-data ingest: {printable(error)}", file=sys.stderr)
             status = 1

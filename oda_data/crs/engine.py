@@ -211,9 +211,8 @@ def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: 
         if on_read and starts is None:
             on_read(source.size)  # DuckDB read the file itself: the bar fills at the end
         if not quote:
-            notes.append(f"{printable(source.describe())}: quotes are unbalanced, so the file was read "
-                         f"with '\"' as an ordinary character (as the OECD writes its bulk files); "
-                         f"first problem: {first_error.args[0]}")
+            notes.append(f"{printable(first_error.where)}: an unbalanced quote, so the file was read with "
+                         f"'\"' as an ordinary character (the OECD writes quotes as text); every row was read")
         return Conversion(rows, notes, _raw_columns(cursor, target))
     raise first_error  # pragma: no cover - the loop returns or raises
 
@@ -258,8 +257,10 @@ def _csv_error(cursor, source: Source, path: Path, relation: str, found: dict[st
         detail = message.split("\n")
         reason = next((part for part in detail if "unterminated" in part or "Expected Number" in part), "")
         hint = f" {_QUOTE_HINT}" if quote else ""
-        return CRSFormatError(f"{where}: {reason.strip() or 'malformed line'}; no row is skipped, so the "
-                              f"file is refused{hint}")
+        error = CRSFormatError(f"{where}: {reason.strip() or 'malformed line'}; no row is skipped, so the "
+                               f"file is refused{hint}")
+        error.where = where
+        return error
     return CRSFormatError(f"{where}: cannot read as CRS text: {message.splitlines()[0]}")
 
 
