@@ -47,8 +47,9 @@ from .themes import tagged_sql
 #: Rows per Parquet row group of the cache (DuckDB's default).
 ROW_GROUP_SIZE = 122_880
 #: DuckDB's memory during a conversion: its parallel CSV reader and ordered
-#: Parquet writer stay within it (about 1 GB without a limit on a 1 GB file).
-MEMORY_LIMIT = "512MB"
+#: Parquet writer stay within it (about 1 GB without a limit on a 1 GB file; a
+#: lower limit spills more to disk and is slower).
+MEMORY_LIMIT = "900MB"
 _BAD = "oda_data:bad-value:"
 _local = threading.local()
 
