@@ -51,6 +51,8 @@ ROW_GROUP_SIZE = 122_880
 #: lower limit spills more to disk and is slower).
 MEMORY_LIMIT = "900MB"
 _BAD = "oda_data:bad-value:"
+# DuckDB draws a progress bar on long queries: never in a notebook's or the CLI's output.
+_QUIET = "SET enable_progress_bar = false"
 _local = threading.local()
 
 
@@ -63,10 +65,11 @@ def _identifier(name: str) -> str:
 
 
 def connection() -> duckdb.DuckDBPyConnection:
-    """A DuckDB cursor of this thread's in-memory connection (cheap; not shared across threads)."""
+    """This thread's in-memory DuckDB connection for queries (connections are not shared across threads)."""
     if getattr(_local, "connection", None) is None:
         _local.connection = duckdb.connect()
-    return _local.connection.cursor()
+        _local.connection.execute(_QUIET)
+    return _local.connection
 
 
 # --------------------------------------------------------------------------- SQL of a bulk source
@@ -169,6 +172,7 @@ def convert(source: Source, target: Path, *, scratch: Callable[[str], Path],
     """
     config = {"memory_limit": MEMORY_LIMIT, **({"temp_directory": str(spill)} if spill else {})}
     with duckdb.connect(config=config) as cursor:
+        cursor.execute(_QUIET)
         return _convert(cursor, source, target, scratch, on_read, sdmx_rows)
 
 

@@ -279,6 +279,7 @@ def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
         **{name: _arrow(df[name], pa.string()) for name in texts},
     })
     with duckdb.connect() as connection:
+        connection.execute("SET enable_progress_bar = false")  # never drawn in a notebook
         connection.register("tag_input", inputs)
         tagged = connection.sql(tagged_sql("SELECT * FROM tag_input", [], texts=texts)).to_arrow_table()
     result = df.copy()
