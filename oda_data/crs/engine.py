@@ -51,8 +51,18 @@ ROW_GROUP_SIZE = 122_880
 #: lower limit spills more to disk and is slower).
 MEMORY_LIMIT = "900MB"
 _BAD = "oda_data:bad-value:"
-# DuckDB draws a progress bar on long queries: never in a notebook's or the CLI's output.
-_QUIET = "SET enable_progress_bar = false"
+
+
+def quiet(connection) -> None:
+    """No DuckDB progress bar in a terminal's or a notebook's output.
+
+    In Jupyter DuckDB refuses to change the setting without ``ipywidgets``
+    (and draws no bar there without it): that refusal is ignored.
+    """
+    try:
+        connection.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
 _local = threading.local()
 
 
@@ -68,7 +78,7 @@ def connection() -> duckdb.DuckDBPyConnection:
     """This thread's in-memory DuckDB connection for queries (connections are not shared across threads)."""
     if getattr(_local, "connection", None) is None:
         _local.connection = duckdb.connect()
-        _local.connection.execute(_QUIET)
+        quiet(_local.connection)
     return _local.connection
 
 
@@ -172,7 +182,7 @@ def convert(source: Source, target: Path, *, scratch: Callable[[str], Path],
     """
     config = {"memory_limit": MEMORY_LIMIT, **({"temp_directory": str(spill)} if spill else {})}
     with duckdb.connect(config=config) as cursor:
-        cursor.execute(_QUIET)
+        quiet(cursor)
         return _convert(cursor, source, target, scratch, on_read, sdmx_rows)
 
 

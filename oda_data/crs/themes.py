@@ -278,8 +278,10 @@ def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
         "purpose_code": _arrow(df["purpose_code"], pa.int64()),
         **{name: _arrow(df[name], pa.string()) for name in texts},
     })
+    from .engine import quiet
+
     with duckdb.connect() as connection:
-        connection.execute("SET enable_progress_bar = false")  # never drawn in a notebook
+        quiet(connection)
         connection.register("tag_input", inputs)
         tagged = connection.sql(tagged_sql("SELECT * FROM tag_input", [], texts=texts)).to_arrow_table()
     result = df.copy()
