@@ -1,7 +1,8 @@
 """Generate CRS bulk text files of any size for benchmarks.
 
-The files follow the OECD bulk download text layout of the 2018 vintage
-(``docs/oecd_formats.md`` of the shared docs): the 86 columns in their order,
+The files follow the OECD bulk download text layout (``docs/oecd_formats.md``
+of the shared docs): the 86 columns of the 2018 vintage in their order, then
+8 of the columns later vintages add (``DRR`` ... ``PSIAddAssess``), 94 in all;
 ``|``-delimited, UTF-8, a header line, one row per activity, amounts in USD
 millions, many empty cells, fields quoted only when they hold ``|`` or ``"``.
 
@@ -15,8 +16,11 @@ Rows are resampled from real data and then varied:
   together (a real combination per row); years are spread over 2012-2022;
   amounts are the seed's amount times log-normal noise; commitments, deflated
   amounts and empty cells are varied around them;
-* titles and descriptions are built from a small vocabulary (English, a
-  little French and Japanese, quotes, the odd ``|`` inside a quoted field);
+* titles and descriptions are built from a vocabulary of real-sounding
+  sentences (English, some French and Japanese, quotes, the odd ``|`` inside a
+  quoted field); long descriptions hold 3 to 10 sentences (about 600
+  characters on average, as in the real files), so a 1M-row file is about
+  1 GB;
   about 4 % of rows get a security purpose code and a security title (coast
   guard, counter-terrorism, police, narcotics, cyber ...), so that the theme
   queries of the benchmark select a realistic small share of rows.
@@ -48,6 +52,10 @@ CHUNK_ROWS = 200_000
 
 #: The 2018-vintage CRS bulk text header, in order (all 86 columns).
 CRS_2018_COLUMNS = BULK_2018_COLUMNS
+#: Columns later vintages add after the 2018 ones (policy markers, SDG focus, PSI).
+LATER_COLUMNS = ["DRR", "Nutrition", "Disability", "DIG", "SDGfocus", "PSIflag", "PSIAddType", "PSIAddAssess"]
+#: The header of the generated files: 94 columns.
+CRS_BULK_COLUMNS = [*CRS_2018_COLUMNS, *LATER_COLUMNS]
 
 _SEED_COLUMNS = (
     "year", "donor_code", "donor_name", "agency_code", "agency_name", "recipient_code",
@@ -106,6 +114,18 @@ _SENTENCES = (
     "技術協力プロジェクト。専門家派遣と研修員受入を含む。",
     "Gender equality is a significant objective of the activity.",
     "Monitoring is done with the recipient's statistics office.",
+    "The expected outcome is a sustainable increase in the coverage of water supply and sanitation services "
+    "in peri-urban areas, with particular attention to women-headed households.",
+    "Component 1 finances civil works; component 2 finances consulting services for detailed design, "
+    "procurement assistance and construction supervision.",
+    "La coopération porte sur la formation des agents, l'équipement des directions régionales et "
+    "l'appui à la mise en œuvre de la stratégie nationale.",
+    "The activity contributes to SDG targets 4.1 and 4.5 through school construction and teacher training.",
+    "Budget support is disbursed in tranches against performance indicators agreed with the Ministry of Finance.",
+    "本事業は、対象地域における保健医療サービスの質の向上を目的とし、施設整備と人材育成を行う。",
+    "Emergency assistance: provision of food, shelter and non-food items to displaced persons in the region.",
+    "An independent mid-term review will be carried out in year three; findings will inform the second phase.",
+    "Supports the national statistical office to conduct the census and strengthen administrative data systems.",
 )
 _CHANNELS = ((11000, "Donor Government"), (12000, "Recipient Government"), (21000, "International NGO"),
              (41116, "United Nations Office on Drugs and Crime"), (44001, "International Bank for Reconstruction and Development"))
@@ -196,7 +216,7 @@ def _region(recipient: np.ndarray) -> tuple[np.ndarray, pa.Array]:
 
 
 def make_chunk(seeds: pa.Table, rows: int, first_serial: int, rng: np.random.Generator) -> pa.Table:
-    """``rows`` rows in the 2018 column layout (as an Arrow table of the 86 columns)."""
+    """``rows`` rows in the bulk layout (as an Arrow table of the 94 columns)."""
     pick = rng.integers(0, seeds.num_rows, rows)
     column = {name: pc.take(seeds[name], pa.array(pick)).combine_chunks() for name in _SEED_COLUMNS}
     year = pc.add(pc.cast(column["year"], pa.int64()), pa.array(rng.integers(-6, 3, rows)))
@@ -223,8 +243,11 @@ def make_chunk(seeds: pa.Table, rows: int, first_serial: int, rng: np.random.Gen
     title = pc.if_else(pa.array(security), _take(all_titles, sec_title_index), plain_title)
     recipient_name = pc.cast(column["recipient_name"], pa.string())
     short = _join(title, pa.scalar(" - "), recipient_name)
-    sentences = [_take(_SENTENCES, rng.integers(0, len(_SENTENCES), rows)) for _ in range(3)]
-    long = pc.binary_join_element_wise(title, *sentences, " ")
+    # 3 to 10 sentences after the title: a sentence slot left empty is skipped.
+    count = rng.integers(3, 11, rows)
+    sentences = [pc.if_else(pa.array(count > slot), _take(_SENTENCES, rng.integers(0, len(_SENTENCES), rows)),
+                            pa.scalar(None, pa.string())) for slot in range(10)]
+    long = pc.binary_join_element_wise(title, *sentences, " ", null_handling="skip")
 
     value = pc.cast(column["value"], pa.float64()).to_numpy(zero_copy_only=False)
     disbursement = np.round(np.abs(value) * rng.lognormal(0.0, 0.6, rows) + 0.0005, 6)
@@ -275,9 +298,28 @@ def make_chunk(seeds: pa.Table, rows: int, first_serial: int, rng: np.random.Gen
         "ClimateAdaptation": _blank_some(pa.array(rng.integers(0, 3, rows)), rng, 0.4),
         "CommitmentDate": _blank_some(_join(start_year, pa.scalar("-03-31")), rng, 0.3),
         "GrantElement": pc.if_else(grant, pa.scalar(100.0), pa.scalar(None, pa.float64())),
+        "USD_Received": _blank_some(pa.array(np.round(disbursement * 0.05, 6)), rng, 0.9),
+        "USD_Adjustment": _blank_some(pa.array(np.round(disbursement * 0.01, 6)), rng, 0.95),
+        "Commitment_National": _blank_some(pa.array(np.round(commitment * 110.4, 3)), rng, 0.2),
+        "Disbursement_National": _blank_some(pa.array(np.round(disbursement * 110.4, 3)), rng, 0.1),
+        "GrantEquiv": _blank_some(pa.array(np.round(disbursement * 99.3, 3)), rng, 0.5),
+        "SectorName": _join(pc.cast(pc.divide(purpose, 100), pa.string()), pa.scalar(": "), purpose_name),
+        "ChannelReportedName": _blank_some(_take([n for _, n in _CHANNELS], channel), rng, 0.4),
+        "ParentChannelCode": _take([c // 1000 * 1000 for c, _ in _CHANNELS], channel),
+        "Geography": _blank_some(recipient_name, rng, 0.7),
+        "CompletionDate": _blank_some(_join(pc.cast(pc.add(year, 3), pa.string()), pa.scalar("-03-31")), rng, 0.5),
+        "IncomegroupCode": pa.array(np.full(rows, 10016)), "IncomegroupName": _take(["LMICs"], np.zeros(rows, int)),
+        "PDGG": _blank_some(pa.array(rng.integers(0, 3, rows)), rng, 0.3),
+        "Trade": _blank_some(pa.array(rng.integers(0, 2, rows)), rng, 0.6),
+        "DRR": _blank_some(pa.array(rng.integers(0, 3, rows)), rng, 0.4),
+        "Nutrition": _blank_some(pa.array(rng.integers(0, 3, rows)), rng, 0.4),
+        "Disability": _blank_some(pa.array(rng.integers(0, 3, rows)), rng, 0.4),
+        "DIG": _blank_some(pa.array(rng.integers(0, 3, rows)), rng, 0.5),
+        "SDGfocus": _blank_some(_take(["16.4", "16.a;16.4", "4.1;5.1", "6.1", "3.8;3.c", "1.2"],
+                                      rng.integers(0, 6, rows)), rng, 0.5),
     }
-    arrays = [data.get(name, pa.nulls(rows, pa.string())) for name in CRS_2018_COLUMNS]
-    return pa.Table.from_arrays(arrays, names=CRS_2018_COLUMNS)
+    arrays = [data.get(name, pa.nulls(rows, pa.string())) for name in CRS_BULK_COLUMNS]
+    return pa.Table.from_arrays(arrays, names=CRS_BULK_COLUMNS)
 
 
 def _cell_text(array: pa.Array) -> pa.Array:
@@ -311,7 +353,7 @@ def make_crs_file(path, rows: int, *, seed: int = 0, chunk_rows: int = CHUNK_ROW
         # pyarrow's CSV writer quotes every string; the OECD files quote only
         # where needed, so the lines are rendered here.
         with open(temporary, "wb") as sink:
-            sink.write(("|".join(CRS_2018_COLUMNS) + "\n").encode("utf-8"))
+            sink.write(("|".join(CRS_BULK_COLUMNS) + "\n").encode("utf-8"))
             written = 0
             while written < rows:
                 count = min(chunk_rows, rows - written)

@@ -37,13 +37,13 @@ def test_generated_file_has_the_2018_header_and_reads_back(tmp_path, seed_source
 
     with open(path, encoding="utf-8") as handle:
         header = handle.readline().rstrip("\n")
-    assert header.split("|") == generator.CRS_2018_COLUMNS
+    assert header.split("|") == generator.CRS_BULK_COLUMNS
     assert header.startswith("Year|DonorCode|DonorName|AgencyCode|AgencyName|CRSid|ProjectNumber|")
-    assert header.endswith("|RMNCH|BudgetIdent|CapitalExpend")
-    assert len(generator.CRS_2018_COLUMNS) == 86
+    assert "|RMNCH|BudgetIdent|CapitalExpend|DRR|" in header
+    assert len(generator.CRS_2018_COLUMNS) == 86 and len(generator.CRS_BULK_COLUMNS) == 94
 
     raw = pd.read_csv(path, sep="|")
-    assert raw.shape == (1000, 86)
+    assert raw.shape == (1000, 94)
     assert raw["Year"].between(2012, 2022).all()
     assert set(raw["DonorCode"]) <= set(seeds["donor_code"].to_pylist())
     # Security rows are injected so that theme queries select something.

@@ -4,14 +4,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import zlib
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 import oda_data
 from oda_data.cli import main
 from oda_data.crs import cache
-from oda_data.crs.layouts import CRSFormatError
+from oda_data.crs.sources import CRSFormatError
 
 from crs_testlib import FIXTURES, run_in_two_processes
 
@@ -44,11 +46,15 @@ def test_cache_dir_defaults_to_the_user_cache(monkeypatch, tmp_path):
 def test_ingest_writes_canonical_parquet_with_metadata(source, tmp_cache):
     cached = cache.ingest(source, progress=False)
     assert cached.parent == tmp_cache and cached.suffix == ".parquet"
-    assert pq.read_schema(cached).names == list(oda_data.crs.CANONICAL_COLUMNS)
+    assert pq.read_schema(cached).names == [*oda_data.crs.CANONICAL_COLUMNS, "donor_raw", "recipient_raw",
+                                            "purpose_raw", "theme", "theme_rule"]
     meta = cache.read_metadata(cached)
     assert meta["source"] == str(source.resolve())
-    assert meta["rows"] == "24" and meta["layout"] == "bulk_text"
-    assert int(meta["source_size"]) == source.stat().st_size
+    assert meta["rows"] == 24 == pq.read_metadata(cached).num_rows and meta["layout"] == "bulk_text"
+    assert meta["source_stat"][0] == source.stat().st_size
+    data = source.read_bytes()
+    assert meta["fingerprint"] == f"crc32:{len(data)}:{zlib.crc32(data):08x}"
+    assert meta["checksum"] == cache.file_checksum(cached) and meta["checksum"].startswith("crc32:")
 
 
 def test_second_read_is_a_cache_hit(source, monkeypatch):
@@ -163,10 +169,10 @@ def test_clear_leaves_a_conversion_running_in_another_process_alone(source, tmp_
     in_progress = tmp_cache / f".{other.name}.abc123.tmp"
     in_progress.write_text("half a conversion")
     # Another process holds the second source's lock: it is converting right now.
-    held = FileLock(str(tmp_cache / f"{cache._path_prefix(other)}.lock"))
+    held = FileLock(str(tmp_cache / f"{other.name.rsplit('-', 1)[0]}.lock"))
     with held:
         assert _clear_in_another_process() == 1
-    assert not cached.exists() and not cache.companion_path(cached).exists()
+    assert not cached.exists() and not cached.with_name(cached.name.rsplit("-", 1)[0] + ".json").exists()
     assert other.exists() and in_progress.exists()
     assert cache.clear_cache() == 1  # lock free again: now it goes
     assert not other.exists() and not in_progress.exists()
@@ -176,3 +182,85 @@ def _clear_in_another_process() -> int:
     # filelock is re-entrant within a process, so the check needs a second process.
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(cache.clear_cache)
+
+
+# --------------------------------------------------------------------------- integrity
+def _damage(path, how):
+    data = bytearray(path.read_bytes())
+    stat = path.stat()
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    else:  # flip one byte in the middle of the column data, keep the size
+        data[len(data) // 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+def test_a_damaged_cache_file_is_rebuilt_on_open(source, how):
+    expected = oda_data.read_crs(source)
+    cached = cache.cached_path(source)
+    _damage(cached, how)
+    cache._VERIFIED.clear()  # a new process: the first open checks the file
+    with pytest.warns(cache.CRSCacheWarning, match=rf"{cached.name}: .*(truncated|checksum differs).*converting .* again"):
+        again = oda_data.read_crs(source)
+    pd.testing.assert_frame_equal(again, expected)
+    assert cache.read_metadata(cached)["checksum"] == f"crc32:{cached.stat().st_size}:{zlib.crc32(cached.read_bytes()):08x}"
+
+
+def test_a_damaged_file_is_seen_in_the_same_process_too(source):
+    oda_data.read_crs(source)
+    cached = cache.cached_path(source)
+    _damage(cached, "flipped")  # the write changes the file's ctime: checked again
+    with pytest.warns(cache.CRSCacheWarning):
+        oda_data.read_crs(source)
+
+
+def test_an_edit_keeping_size_and_mtime_is_seen(source):
+    before = oda_data.read_crs(source, donors=[701])
+    stat = source.stat()
+    data = source.read_bytes()
+    assert b"|12.5|" in data
+    source.write_bytes(data.replace(b"|12.5|", b"|13.5|", 1))
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (source.stat().st_size, source.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    after = oda_data.read_crs(source, donors=[701])
+    assert after["usd_disbursement"].sum() == pytest.approx(before["usd_disbursement"].sum() + 1)
+
+
+def test_touching_the_source_keeps_the_cache(source, monkeypatch):
+    oda_data.read_crs(source)
+    os.utime(source)
+    monkeypatch.setattr(cache, "_convert", lambda *a, **k: pytest.fail("converted again"))
+    assert len(oda_data.read_crs(source)) == 24
+
+
+def test_leftovers_of_a_killed_conversion_are_removed(source, tmp_cache):
+    cached = cache.ingest(source, progress=False)
+    prefix = cached.name.rsplit("-", 1)[0]
+    leftovers = [tmp_cache / f".{prefix}-0123.parquet.x1y2.tmp", tmp_cache / f".{prefix}.utf8.txt.a1b2.tmp"]
+    for leftover in leftovers:
+        leftover.write_text("half a conversion")
+    (tmp_cache / f".{prefix}.duckdb.tmp").mkdir()
+    source.write_bytes(source.read_bytes() + b"\r\n")  # a new conversion of the same source
+    cache.ingest(source, progress=False)
+    assert not list(tmp_cache.glob(".*"))
+
+
+@pytest.mark.parametrize("command", [["cache", "list"], ["cache", "clear"], ["ingest", "SOURCE", "--quiet"]])
+def test_every_cache_command_fails_in_one_line_naming_the_path(command, source, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file")
+    monkeypatch.setenv("ODA_DATA_CACHE", str(blocker))
+    assert main([str(source) if part == "SOURCE" else part for part in command]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and str(blocker) in err and "is a file, not a folder" in err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_cache_list_shows_each_cached_files_path(source, capsys):
+    cached = cache.ingest(source, progress=False)
+    assert main(["cache", "list"]) == 0
+    out = capsys.readouterr().out
+    assert str(cached) in out and str(source.resolve()) in out and "24 rows" in out

@@ -95,3 +95,14 @@ def test_several_themes_and_theme_columns_on_request():
     tagged = oda_data.read_crs(BULK, columns=["purpose_code", "theme"])
     assert list(tagged.columns) == ["purpose_code", "theme"]
     assert tagged["theme"].notna().sum() == 19
+
+
+def test_every_official_purpose_code_is_accepted():
+    # Governance codes absent from the old 16-code table: valid, so no error (and no rows here).
+    codes = [15111, 15131, 15150, 15151, 15152, 15153, 15160, 15170, 15185, 15196]
+    assert len(oda_data.read_crs(BULK, purpose_codes=codes)) == 0
+
+
+@pytest.mark.parametrize("parameter", ["donors", "recipients", "purpose_codes", "years", "themes"])
+def test_an_empty_list_selects_nothing(parameter):
+    assert len(oda_data.read_crs(BULK, **{parameter: []})) == 0

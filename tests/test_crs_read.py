@@ -12,7 +12,7 @@ import pytest
 
 import oda_data
 from oda_data.crs import CANONICAL_COLUMNS, CRS_SCHEMA, CRSLayoutWarning
-from oda_data.crs.layouts import detect_layout
+from oda_data.crs.sources import detect_layout
 
 from crs_testlib import (BULK_FIXTURES, FIXTURES, REAL_SUMMARY, SDMX_FIXTURES, assert_totals_equal,
                          expected_bulk_totals, expected_sdmx_totals, totals_of)
@@ -178,17 +178,30 @@ def test_unknown_columns_are_ignored_and_names_are_case_insensitive(tmp_path):
     assert pd.isna(frame.loc[0, "usd_commitment"])
 
 
-def test_a_large_file_streams_in_several_batches(tmp_path, monkeypatch):
-    from oda_data.crs import layouts
-
-    monkeypatch.setattr(layouts, "_BLOCK_SIZE", 4096)  # force many batches on a small file
+def test_a_large_file_keeps_every_row(tmp_path):
     source = tmp_path / "many.txt"
     shutil.copy(FIXTURES / "bulk_2018_pipe_utf8.txt", source)
     lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
-    source.write_text(lines[0] + "".join(lines[1:]) * 20, encoding="utf-8")
-    batches = list(layouts.read_canonical_batches(layouts.detect_layout(source)))
-    assert len(batches) > 1
+    source.write_text(lines[0] + "".join(lines[1:]) * 2000, encoding="utf-8")
     frame = oda_data.read_crs(source)
-    assert len(frame) == 24 * 20
+    assert len(frame) == 24 * 2000
     expected = expected_bulk_totals("bulk_2018_pipe_utf8.txt")
-    assert_totals_equal(totals_of(frame), {key: value * 20 for key, value in expected.items()})
+    assert_totals_equal(totals_of(frame), {key: value * 2000 for key, value in expected.items()})
+    # rows keep the file's order
+    assert frame["project_title"].iloc[24:48].tolist() == frame["project_title"].iloc[:24].tolist()
+
+
+def test_sdmx_rows_with_codes_the_tables_lack_are_kept_with_their_raw_code(tmp_path):
+    header = ("DONOR,RECIPIENT,SECTOR,MEASURE,FLOW_TYPE,PRICE_BASE,MD_DIM,TIME_PERIOD,OBS_VALUE,UNIT_MULT,"
+              "PROJECT_TITLE")
+    rows = [f"JPN,{recipient},15210,100,D,V,DD,2020,{value},6,Police training"
+            for recipient, value in (("PHL", 1.0), ("XX1_X", 2.0), ("XX2_X", 4.0), ("COK", 8.0))]
+    source = tmp_path / "sdmx.csv"
+    source.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    with pytest.warns(oda_data.crs.CRSCodeWarning, match=r"2 row\(s\) with 2 Data Explorer recipient code"):
+        frame = oda_data.read_crs(source)
+    # Two activities alike but for an unknown recipient stay two rows (none merged, none lost).
+    assert len(frame) == 4 and frame["usd_disbursement"].sum() == pytest.approx(15.0)
+    unknown = frame[frame["recipient_code"].isna()]
+    assert sorted(unknown["recipient_raw"]) == ["XX1_X", "XX2_X"]
+    assert frame.loc[frame["usd_disbursement"] == 8.0, "recipient_code"].iloc[0] == 831  # Cook Islands

@@ -73,6 +73,7 @@ class Route:
     body: bytes = b""
     mode: str = "normal"  # normal | norange | drop_once | norange_drop_once | fail_once | fail_always | html
     status: int = 200
+    reason: str | None = None  # status line text of an error answer
     requests: list = field(default_factory=list)  # headers of every request received
 
 
@@ -91,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(500, "Internal Server Error")
             return
         if route.status != 200:
-            self.send_error(route.status)
+            self.send_error(route.status, route.reason)
             return
         body = route.body
         etag = '"' + hashlib.md5(body).hexdigest() + '"'
@@ -435,6 +436,22 @@ def test_list_prints_the_bulk_files(server, capsys):
         "CRS-Parquet (v20250310)\thttps://x.example/CRS.parquet",
         "CRS 2019 (dotStat format)\thttps://x.example/2019.zip",
     ]
+
+
+def test_control_characters_from_the_server_are_escaped(server, tmp_path, ingested, capsys):
+    # A label with a C1 CSI (\x9b, an escape sequence on some terminals) and a
+    # right-to-left override; an error answer whose reason clears the screen.
+    dataflow = server.dataflow({"CRS-Parquet\x9b2J\u202e": server.base + "/gone.parquet"})
+    assert cli.main(["download", "crs", "--list", "--dataflow-url", dataflow]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CRS-Parquet\\x9b2J\\u202e\t")
+    assert "\x9b" not in out and "\u202e" not in out
+    url = server.add("/files/crs2018.zip", Route(status=403, reason="Forbidden\x1b[2J\x1b[31m"))
+    code = cli.main(["download", "crs", "--url", url, "--dest", str(tmp_path), "--quiet", "--retries", "0"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "answered HTTP 403 Forbidden\\x1b[2J\\x1b[31m -- the server refused" in err
+    assert "\x1b" not in err
 
 
 def test_environment_variables_point_the_locate_step_elsewhere(server, crs_zip, ingested, tmp_path, monkeypatch):

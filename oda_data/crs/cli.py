@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from . import cache
 from ..cli import help_handler
-from .layouts import SDMX_ROW_CHOICES, CRSFormatError
+from ._text import printable
+from .sources import SDMX_ROW_CHOICES, CRSFormatError
 
 
 def _human_size(size: int) -> str:
@@ -21,31 +23,47 @@ def _ingest(args: argparse.Namespace) -> int:
     status = 0
     for path in args.paths:
         try:
-            cached = cache.ingest(path, progress=not args.quiet, sdmx_rows=args.sdmx_rows)
-        except (OSError, CRSFormatError) as error:  # OSError: missing or unreadable file, cache folder
-            print(f"oda-data ingest: {error}", file=sys.stderr)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cached = cache.ingest(path, progress=not args.quiet, sdmx_rows=args.sdmx_rows,
+                                      encoding=args.encoding)
+            for warning in caught:  # one line each, not Python's source-line display
+                print(f"oda-data ingest: note: {printable(warning.message)}", file=sys.stderr)
+        except (OSError, ValueError) as error:  # missing/unreadable file, bad CRS file, cache folder
+            print(f"oda-data ingest: {printable(error)}", file=sys.stderr)
             status = 1
             continue
         meta = cache.read_metadata(cached)
-        print(f"{path} -> {cached} ({meta.get('rows', '?')} rows, layout {meta.get('layout', '?')})")
+        print(printable(f"{path} -> {cached} ({meta.get('rows', '?')} rows, layout {meta.get('layout', '?')})"))
     return status
 
 
 def _cache_list(args: argparse.Namespace) -> int:
-    entries = cache.list_cache()
-    print(f"cache folder: {cache.cache_dir()}")
+    try:
+        folder = cache.cache_dir()
+        entries = cache.list_cache()
+    except OSError as error:
+        print(f"oda-data cache list: {printable(error)}", file=sys.stderr)
+        return 1
+    print(printable(f"cache folder: {folder}"))
     if not entries:
         print("(empty)")
         return 0
-    print(f"{'source':<60}  {'size':>9}  {'rows':>10}  created")
     for entry in entries:
-        print(f"{entry.source:<60}  {_human_size(entry.size_bytes):>9}  {entry.rows:>10}  {entry.created}")
+        print(printable(entry.path))
+        print("    " + printable(f"source {entry.source}; {_human_size(entry.size_bytes)}, {entry.rows} rows, "
+                                 f"layout {entry.layout}, created {entry.created}"))
     return 0
 
 
 def _cache_clear(args: argparse.Namespace) -> int:
-    removed = cache.clear_cache()
-    print(f"removed {removed} cached file(s) from {cache.cache_dir()}")
+    try:
+        folder = cache.cache_dir()
+        removed = cache.clear_cache()
+    except OSError as error:
+        print(f"oda-data cache clear: {printable(error)}", file=sys.stderr)
+        return 1
+    print(printable(f"removed {removed} cached file(s) from {folder}"))
     return 0
 
 
@@ -60,6 +78,8 @@ def register(subparsers) -> None:
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="CRS file(s)")
     ingest.add_argument("--sdmx-rows", choices=SDMX_ROW_CHOICES, default="auto",
                         help="Data Explorer files: activity (DD) or aggregate (_T) rows (default: DD when present)")
+    ingest.add_argument("--encoding", default=None,
+                        help="text encoding when the file is neither UTF-8 nor UTF-16 (e.g. latin-1)")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(handler=_ingest)
 
@@ -68,7 +88,7 @@ def register(subparsers) -> None:
         "or the user cache folder."
     )
     actions = cache_parser.add_subparsers(dest="cache_action", metavar="ACTION")
-    listing = actions.add_parser("list", help="show cached sources (source, size, rows, created)")
+    listing = actions.add_parser("list", help="show each cached Parquet file's path, source, size, rows, created")
     listing.set_defaults(handler=_cache_list)
     clearing = actions.add_parser("clear", help="delete every cached file")
     clearing.set_defaults(handler=_cache_clear)

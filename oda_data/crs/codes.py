@@ -1,4 +1,4 @@
-"""Donor, recipient and purpose code maps for the CRS readers.
+"""Donor, recipient and purpose code tables for the CRS readers, and the filter checks.
 
 The OECD publishes two code systems for the same donors and recipients:
 
@@ -6,32 +6,37 @@ The OECD publishes two code systems for the same donors and recipients:
   Philippines = 755), which this package uses everywhere (the canonical frame,
   the ``donors=`` / ``recipients=`` filters);
 * the **Data Explorer** codes used by SDMX-CSV downloads (Japan = ``JPN``,
-  Philippines = ``PHL``, EU Institutions = ``4EU001``, "Far East Asia,
-  regional" = ``S97_X``).
+  Philippines = ``PHL``, EU Institutions = ``4EU001``, "Africa, regional" =
+  ``F_X``).
 
-The small tables shipped in ``oda_data/data`` map one to the other:
+The tables in ``oda_data/data`` are complete: every provider (bilateral,
+multilateral, private), every recipient (countries, regional and unspecified
+codes) and every DAC purpose code, active and withdrawn. They are derived from
+the official code lists by ``tests/fixtures/make_code_tables.py``; the sources
+are named in ``oda_data/data/crs_tables.md``.
 
 ``crs_donor_codes.csv``
-    ``donor_code, de_code, donor_name, donor_type``: the DAC members, the EU
-    Institutions and the main non-DAC bilateral providers.
+    ``donor_code, de_code, donor_name, donor_type, oecd_type``
+    (``donor_type``: bilateral / multilateral / private).
 ``crs_recipient_codes.csv``
-    ``recipient_code, de_code, recipient_name``: the ODA-eligible countries
-    of the regions the White Paper chapter covers, and the main regional codes.
+    ``recipient_code, de_code, recipient_name, recipient_type, region_code,
+    region_name`` (``recipient_type``: country / regional / unspecified).
 ``crs_purpose_codes.csv``
-    ``purpose_code, purpose_name``: the purpose codes used by the security
-    theme mapping (:mod:`oda_data.crs.themes`).
+    ``purpose_code, purpose_name, category_code, category_name, status``
+    (``status``: active / withdrawn).
 
-Source: OECD DAC and CRS code lists, "Provider" and "Recipient" lists
-(https://www.oecd.org/dac/stats/dacandcrscodelists.htm, as served in 2026-06,
-fields ``code`` and ``dotstatcode``) and the "Sector" list of 2022-09-06 for
-purpose names. The tables were written for this project from those facts;
-``tests/test_crs_codes.py`` checks every row against the official lists when
-``../shared/data/codelists`` is present.
+Conventions every reader follows:
 
-The tables are deliberately small. A code absent from them is still accepted
-when the source file itself contains it (see :func:`check_filter_codes`); a
-Data Explorer code absent from them cannot be converted and becomes NA with a
-:class:`CRSCodeWarning`.
+* **A valid code is never refused.** A filter code is an error only when it is
+  in none of the tables *and* absent from the source (almost surely a typo).
+* **An unknown code in a source is kept.** A Data Explorer code the tables
+  cannot convert leaves ``<kind>_code`` NA and keeps the code as read in the
+  column :data:`RAW_COLUMNS` names (``donor_raw``, ``recipient_raw``,
+  ``purpose_raw``); :func:`warn_unmapped` gives ONE warning per source and
+  kind saying how many rows it affects.
+* **Filters:** ``None`` means "no filter"; an empty list selects nothing, the
+  same for ``donors``, ``recipients``, ``purpose_codes``, ``years`` and
+  ``themes`` (see :func:`selects_nothing`).
 """
 from __future__ import annotations
 
@@ -43,6 +48,10 @@ from importlib.resources import files
 
 import pandas as pd
 
+from ._text import printable
+
+#: Column that keeps a code as read when it cannot be converted, by kind.
+RAW_COLUMNS = {"donor": "donor_raw", "recipient": "recipient_raw", "purpose": "purpose_raw"}
 
 class CRSCodeWarning(UserWarning):
     """A code in a CRS source could not be mapped to a DAC numeric code."""
@@ -63,27 +72,31 @@ def donor_table() -> pd.DataFrame:
 @lru_cache(maxsize=None)
 def recipient_table() -> pd.DataFrame:
     """Return the shipped recipient table (``recipient_code`` as int)."""
-    table = _data_table("crs_recipient_codes.csv")
-    return table.astype({"recipient_code": "int64"})
+    table = _data_table("crs_recipient_codes.csv").astype({"recipient_code": "int64"})
+    table["region_code"] = pd.to_numeric(table["region_code"].replace("", None)).astype("Int64")
+    return table
 
 
 @lru_cache(maxsize=None)
 def purpose_table() -> pd.DataFrame:
     """Return the shipped purpose-code table (``purpose_code`` as int)."""
     table = _data_table("crs_purpose_codes.csv")
-    return table.astype({"purpose_code": "int64"})
+    return table.astype({"purpose_code": "int64", "category_code": "int64"})
+
+
+def _de_map(table: pd.DataFrame, code_column: str) -> dict[str, int]:
+    listed = table[table["de_code"] != ""]  # a few codes have no Data Explorer code
+    return dict(zip(listed["de_code"], listed[code_column]))
 
 
 def donor_de_to_dac() -> dict[str, int]:
     """Data Explorer donor code (``JPN``) -> DAC numeric code (701)."""
-    table = donor_table()
-    return dict(zip(table["de_code"], table["donor_code"]))
+    return _de_map(donor_table(), "donor_code")
 
 
 def recipient_de_to_dac() -> dict[str, int]:
-    """Data Explorer recipient code (``PHL``) -> DAC numeric code (755)."""
-    table = recipient_table()
-    return dict(zip(table["de_code"], table["recipient_code"]))
+    """Data Explorer recipient code (``PHL``, ``F3_X``) -> DAC numeric code (755, 1027)."""
+    return _de_map(recipient_table(), "recipient_code")
 
 
 def donor_names() -> dict[int, str]:
@@ -98,6 +111,7 @@ def recipient_names() -> dict[int, str]:
     return dict(zip(table["recipient_code"], table["recipient_name"]))
 
 
+@lru_cache(maxsize=None)
 def known_codes(kind: str) -> frozenset[int]:
     """Return the DAC numeric codes the package knows for ``kind``.
 
@@ -113,6 +127,8 @@ def known_codes(kind: str) -> frozenset[int]:
 
 def filter_values(values) -> list | None:
     """A filter argument as a list: ``None`` stays None (no filter), one value becomes a one-item list.
+
+    An empty list stays empty: it selects nothing (see :func:`selects_nothing`).
 
     One value is a text, an integer (numpy's included) or anything that is not
     iterable; the item checks of the callers then accept or refuse it by name.
@@ -173,12 +189,22 @@ def normalise_filter_years(values) -> list[int] | None:
     return years
 
 
+def selects_nothing(*filters) -> bool:
+    """True when any normalised filter is an empty list: the query selects no row.
+
+    ``None`` is "no filter" and an empty list is "none of these", for every
+    filter alike (``donors=[]`` and ``themes=[]`` both give an empty frame).
+    """
+    return any(values is not None and len(values) == 0 for values in filters)
+
+
 def check_filter_codes(requested, present, kind: str, parameter: str, source) -> None:
     """Raise ValueError for requested codes that are neither known nor present.
 
-    A code is *unknown* when it is absent from the package's table for
-    ``kind`` and also absent from the source file (``present``): such a code
-    is almost surely a typo. Known codes with no rows simply select nothing.
+    The tables hold every official code, so a code absent from them and from
+    the source file (``present``) is almost surely a typo. Known codes with no
+    rows simply select nothing; a code the tables lack but the file holds (a
+    code newer than the tables) is accepted.
     """
     if not requested:
         return
@@ -191,19 +217,28 @@ def check_filter_codes(requested, present, kind: str, parameter: str, source) ->
         }[kind]
         raise ValueError(
             f"{parameter}: unknown {kind} code(s) {unknown}: not in oda_data's "
-            f"{kind} table and not found in {source}; expected DAC numeric codes "
+            f"{kind} table and not found in {printable(source)}; expected DAC numeric codes "
             f"such as {examples}"
         )
 
 
-def warn_unmapped(kind: str, codes, source) -> None:
-    """Warn that Data Explorer codes could not be mapped (rows keep NA codes)."""
-    codes = sorted(set(codes))
-    if codes:
-        shown = ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else "")
-        warnings.warn(
-            f"{source}: {len(codes)} Data Explorer {kind} code(s) not in oda_data's "
-            f"{kind} table were left as NA {kind}_code: {shown}",
-            CRSCodeWarning,
-            stacklevel=3,
-        )
+def warn_unmapped(kind: str, codes, source, rows: int | None = None) -> None:
+    """Warn once that Data Explorer ``codes`` could not be converted to DAC numeric codes.
+
+    The rows are kept: ``<kind>_code`` is NA there and the code as read is in
+    ``RAW_COLUMNS[kind]``. ``rows``: how many rows carry such a code (the
+    warning says so when given). Codes come from a file: control characters
+    are escaped.
+    """
+    codes = sorted({printable(code) for code in codes})
+    if not codes:
+        return
+    shown = ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else "")
+    affected = f"{rows} row(s) with " if rows is not None else ""
+    warnings.warn(
+        f"{printable(source)}: {affected}{len(codes)} Data Explorer {kind} code(s) not in "
+        f"oda_data's {kind} table ({shown}): kept with {kind}_code NA and the code as "
+        f"read in column {RAW_COLUMNS[kind]}",
+        CRSCodeWarning,
+        stacklevel=3,
+    )

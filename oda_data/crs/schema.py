@@ -1,6 +1,6 @@
 """The canonical CRS frame: one schema whatever the source layout.
 
-Every reader in :mod:`oda_data.crs.layouts` produces these columns, in this
+Every source (:mod:`oda_data.crs.sources`) is converted to these columns, in this
 order, with these pyarrow-backed dtypes (``pandas.ArrowDtype``):
 
 =============================  ========  ==================================================
@@ -103,10 +103,27 @@ AMOUNT_COLUMNS: tuple[str, ...] = tuple(
     name for name, kind in CANONICAL_TYPES.items() if kind == _AMOUNT
 )
 
+#: Columns keeping a Data Explorer code as read where the code tables cannot convert it
+#: (``donor_code`` etc. are NA there); see :mod:`oda_data.crs.codes`.
+RAW_COLUMNS: tuple[str, ...] = ("donor_raw", "recipient_raw", "purpose_raw")
+
+#: The theme columns stored in the cache (see :mod:`oda_data.crs.themes`).
+THEME_COLUMNS: tuple[str, ...] = ("theme", "theme_rule")
+
+#: Valid ranges of the integer columns: anything else in a source is an error naming its line.
+#: Years as the CRS reports them; purpose codes have five digits, sectors three.
+VALID_RANGES: dict[str, tuple[int, int]] = {
+    "year": (1960, 2100),
+    "purpose_code": (10000, 99999),
+    "sector_code": (100, 999),
+}
+#: Range of the other codes (donor, agency, recipient, flow, finance type, channel).
+CODE_RANGE = (0, 999_999)
+
 #: Text columns searched by the theme keyword rules.
 TEXT_COLUMNS: tuple[str, ...] = ("project_title", "short_description", "long_description")
 
-#: The Arrow schema of the cached Parquet files and of every reader's output.
+#: The Arrow schema of every reader's output (canonical columns).
 CANONICAL_ARROW_SCHEMA = pa_arrow.schema(
     [pa_arrow.field(name, kind, nullable=name != "year") for name, kind in CANONICAL_TYPES.items()]
 )
@@ -129,6 +146,13 @@ CRS_SCHEMA = pa.DataFrameSchema(
     strict=False,
     ordered=False,
     name="canonical CRS frame",
+)
+
+
+#: The Arrow schema of the cached Parquet files: canonical, raw code and theme columns.
+CACHE_ARROW_SCHEMA = pa_arrow.schema(
+    list(CANONICAL_ARROW_SCHEMA)
+    + [pa_arrow.field(name, _STR) for name in (*RAW_COLUMNS, *THEME_COLUMNS)]
 )
 
 

@@ -42,8 +42,10 @@ specific purpose code; rows matching nothing get NA. ``theme_rule`` says why:
 ``purpose:16063``.
 
 Keywords are matched case-insensitively over ``project_title``,
-``short_description`` and ``long_description`` with letter/digit boundaries
-(RE2 via ``pyarrow.compute``, vectorised; no Python loop per row).
+``short_description`` and ``long_description`` with letter/digit boundaries,
+by one SQL expression (:func:`theme_sql`, RE2 regular expressions in DuckDB):
+the same expression tags the rows of the Parquet cache while a source is
+converted and the frames given to :func:`tag_themes`, so both always agree.
 """
 from __future__ import annotations
 
@@ -52,10 +54,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
-import numpy as np
+import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 
 from ..themes import THEMES
@@ -148,8 +149,8 @@ def load_rules() -> ThemeRules:
             )
         rule = KeywordRule(entry["theme"], tuple(str(k) for k in entry["keywords"]), bool(entry.get("anywhere")))
         try:
-            pc.extract_regex(pa.array(["x"]), pattern=rule.pattern)
-        except pa.ArrowInvalid as error:
+            duckdb.connect().execute("SELECT regexp_matches('x', ?)", [rule.pattern])
+        except duckdb.Error as error:
             raise _rules_error(f"keyword rule {position} ({rule.theme}): bad pattern: {error}") from None
         rules.append(rule)
     return ThemeRules(int(raw["version"]), specific, frozenset(broad), tuple(rules))
@@ -170,94 +171,78 @@ def rules_fingerprint() -> str:
     return f"{RULES_VERSION}-{hashlib.sha256(text).hexdigest()[:12]}"
 
 
-def _as_array(column, length: int, kind: pa.DataType) -> pa.Array:
-    if column is None:
-        return pa.nulls(length, kind)
-    if isinstance(column, pd.Series):
-        column = pa.array(column, from_pandas=True)
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return pc.cast(column, kind)
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def theme_arrays(purpose_code, texts) -> tuple[pa.Array, pa.Array]:
-    """Compute ``theme`` and ``theme_rule`` arrays (vectorised).
+def _codes(codes) -> str:
+    return ", ".join(str(int(code)) for code in sorted(codes))
 
-    Parameters
-    ----------
-    purpose_code : pyarrow.Array
-        Purpose codes (int).
-    texts : list of pyarrow.Array
-        The text columns to search (titles, descriptions); nulls allowed.
 
-    Notes
-    -----
-    Few rows of a real file can match any rule (a few percent), so one pass
-    of :attr:`ThemeRules.union_pattern` over every row first picks the
-    *candidates*: rows some keyword rule matches, or with a specific purpose
-    code. The ordered rules then run on the candidates only, and their
-    results are scattered back; the other rows are NA. The result is the
-    same as running every rule on every row.
+def theme_sql(purpose: str = "purpose_code", text: str = "__text") -> tuple[str, str, str]:
+    """SQL expressions ``(__hit, theme, theme_rule)`` over the columns ``purpose`` and ``text``.
+
+    ``__hit`` is the number of the rule that tags the row (keyword rules in
+    order, then the specific purpose codes) or NULL; ``theme`` and
+    ``theme_rule`` read it from a column named ``__hit``.
+
+    ``text`` is the title and descriptions joined by :func:`text_sql`. The
+    expressions first test one pattern that matches wherever some keyword
+    rule's pattern does (:attr:`ThemeRules.union_pattern`) or a specific
+    purpose code: few rows pass it, and DuckDB evaluates the ordered rules
+    (a ``CASE``) only on those.
     """
     rules = load_rules()
-    purpose = _as_array(purpose_code, 0, pa.int64())
-    length = len(purpose)
-    texts = [_as_array(text, length, pa.string()) for text in texts] or [pa.nulls(length, pa.string())]
-    text = pc.binary_join_element_wise(*texts, " \n ", null_handling="replace", null_replacement="")
-    specific_codes = pa.array(sorted(rules.specific), pa.int64())
-    candidate = pc.or_(
-        pc.match_substring_regex(text, rules.union_pattern),
-        pc.fill_null(pc.is_in(purpose, value_set=specific_codes), False),
-    )
-    count = pc.sum(candidate).as_py() or 0
-    if count == length:
-        return _ordered_rules(purpose, text, rules)
-    none = pa.nulls(length, pa.string())
-    if count == 0:
-        return none, none
-    rows = pc.indices_nonzero(candidate)
-    theme, rule = _ordered_rules(pc.take(purpose, rows), pc.take(text, rows), rules)
-    return pc.replace_with_mask(none, candidate, theme), pc.replace_with_mask(none, candidate, rule)
+    security = f"{purpose} IN ({_codes(rules.security_codes)})"
+    specific = f"{purpose} IN ({_codes(rules.specific)})" if rules.specific else "FALSE"
+    branches = []
+    for number, rule in enumerate(rules.keyword_rules, start=1):
+        condition = f"regexp_matches({text}, {_literal(rule.pattern)})"
+        if not rule.anywhere:
+            condition = f"coalesce({security}, FALSE) AND {condition}"
+        branches.append((condition, number))
+    for number, (code, _) in enumerate(sorted(rules.specific.items()), start=len(rules.keyword_rules) + 1):
+        branches.append((f"{purpose} = {code}", number))
+    hit = (f"CASE WHEN NOT (coalesce({specific}, FALSE) OR regexp_matches({text}, "
+           f"{_literal(rules.union_pattern)})) THEN NULL "
+           + " ".join(f"WHEN {condition} THEN {number}" for condition, number in branches) + " END")
+    themes = [rule.theme for rule in rules.keyword_rules] + [theme for _, theme in sorted(rules.specific.items())]
+    theme = "CASE __hit " + " ".join(f"WHEN {n} THEN {_literal(t)}" for n, t in enumerate(themes, 1)) + " END"
+    suffix = f"coalesce('+purpose:' || CAST({purpose} AS VARCHAR), '')"
+    matched = " ".join(
+        f"WHEN {number} THEN regexp_extract({text}, {_literal(rule.pattern)}, 1)"
+        for number, rule in enumerate(rules.keyword_rules, start=1))
+    rule_sql = (f"CASE WHEN __hit <= {len(rules.keyword_rules)} THEN 'keyword:' || "
+                f"regexp_replace(lower(CASE __hit {matched} END), '\\s+', ' ', 'g') || {suffix} "
+                f"WHEN __hit IS NOT NULL THEN 'purpose:' || CAST({purpose} AS VARCHAR) END")
+    return hit, theme, rule_sql
 
 
-def _ordered_rules(purpose: pa.Array, text: pa.Array, rules: ThemeRules) -> tuple[pa.Array, pa.Array]:
-    """The documented precedence on every row given: keyword rules in order, then purpose codes."""
-    purpose, text = (a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in (purpose, text))
-    length = len(purpose)
-    security = pc.fill_null(pc.is_in(purpose, value_set=pa.array(sorted(rules.security_codes), pa.int64())), False)
-    purpose_suffix = pc.fill_null(
-        pc.binary_join_element_wise("+purpose:", pc.cast(purpose, pa.string()), ""), ""
-    )
-    theme = pa.nulls(length, pa.string())
-    rule = pa.nulls(length, pa.string())
-    for keyword_rule in rules.keyword_rules:
-        candidate = pc.is_null(theme)
-        if not keyword_rule.anywhere:
-            candidate = pc.and_(candidate, security)
-        if not pc.any(candidate).as_py():
-            continue
-        # Search only the rows this rule may still tag (untagged, right purpose), and
-        # extract the matched text (slow in RE2: captures) only where it matches.
-        rows = pc.indices_nonzero(candidate)
-        matches = pc.match_substring_regex(pc.take(text, rows), pattern=keyword_rule.pattern)
-        if not pc.any(matches).as_py():
-            continue
-        rows = pc.filter(rows, matches)
-        found = pc.struct_field(pc.extract_regex(pc.take(text, rows), pattern=keyword_rule.pattern), "kw")
-        # normalise the matched text: lower case, one space between words
-        matched = pc.replace_substring_regex(pc.utf8_lower(found), r"\s+", " ")
-        label = pc.binary_join_element_wise("keyword:", matched, pc.take(purpose_suffix, rows), "")
-        hit = np.zeros(length, dtype=bool)
-        hit[rows.to_numpy()] = True
-        hit = pa.array(hit)
-        theme = pc.if_else(hit, pa.scalar(keyword_rule.theme), theme)
-        rule = pc.replace_with_mask(rule, hit, label)
-    codes = pa.array(list(rules.specific), pa.int64())
-    defaults = pc.take(pa.array(list(rules.specific.values()), pa.string()), pc.index_in(purpose, value_set=codes))
-    by_purpose = pc.and_(pc.is_null(theme), pc.is_valid(defaults))
-    theme = pc.if_else(by_purpose, defaults, theme)
-    rule = pc.if_else(by_purpose, pc.binary_join_element_wise("purpose:", pc.cast(purpose, pa.string()), ""), rule)
-    return theme, rule
+def text_sql(columns) -> str:
+    """The searched text of a row: its title and descriptions, NULLs as empty, joined by " \\n "."""
+    parts = [f"coalesce(\"{column}\", '')" for column in columns] or ["''"]
+    return " || ' \n ' || ".join(parts)
+
+
+def tagged_sql(inner: str, columns: list[str], purpose: str = "purpose_code",
+               texts=TEXT_COLUMNS) -> str:
+    """``SELECT columns, theme, theme_rule`` over the query ``inner`` (which has ``purpose`` and ``texts``)."""
+    hit, theme, rule = theme_sql(purpose)
+    keep = ", ".join(f'"{name}"' for name in columns)
+    return (f"SELECT {keep}{', ' if keep else ''}{theme} AS theme, {rule} AS theme_rule FROM ("
+            f"SELECT *, {hit} AS __hit FROM (SELECT *, {text_sql(texts)} AS __text FROM ({inner})))")
+
+
+def _arrow(series: pd.Series, kind: pa.DataType) -> pa.Array:
+    if len(series) == 0:
+        return pa.array([], kind)
+    try:
+        return pa.array(series, from_pandas=True).cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        values = series.astype("object").where(series.notna(), None)
+        if pa.types.is_integer(kind):
+            values = pd.to_numeric(values, errors="coerce").astype("Int64")
+        return pa.array(values, kind, from_pandas=True)
 
 
 def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
@@ -275,7 +260,8 @@ def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``theme``: an id of :data:`oda_data.THEMES` or NA; ``theme_rule``: why
         (``purpose:16063``, ``keyword:coast guard+purpose:21040``). Both
-        ``string[pyarrow]``. See the module docstring for the mapping.
+        ``string[pyarrow]``. The values are those the Parquet cache stores
+        (one SQL expression, :func:`theme_sql`).
 
     Raises
     ------
@@ -287,10 +273,20 @@ def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
             "tag_themes needs a 'purpose_code' column (a canonical CRS frame from "
             f"oda_data.read_crs); got columns: {', '.join(map(str, df.columns))}"
         )
-    texts = [df[name] for name in TEXT_COLUMNS if name in df.columns]
-    theme, rule = theme_arrays(df["purpose_code"], texts)
+    texts = [name for name in TEXT_COLUMNS if name in df.columns]
+    inputs = pa.table({
+        "purpose_code": _arrow(df["purpose_code"], pa.int64()),
+        **{name: _arrow(df[name], pa.string()) for name in texts},
+    })
+    from .engine import quiet
+
+    with duckdb.connect() as connection:
+        quiet(connection)
+        connection.register("tag_input", inputs)
+        tagged = connection.sql(tagged_sql("SELECT * FROM tag_input", [], texts=texts)).to_arrow_table()
     result = df.copy()
     dtype = pd.ArrowDtype(pa.string())
-    result["theme"] = pd.Series(theme, index=df.index, dtype=dtype) if len(df) else pd.Series([], dtype=dtype)
-    result["theme_rule"] = pd.Series(rule, index=df.index, dtype=dtype) if len(df) else pd.Series([], dtype=dtype)
+    for name in ("theme", "theme_rule"):
+        values = tagged[name].cast(pa.string())
+        result[name] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=df.index, dtype=dtype)
     return result
