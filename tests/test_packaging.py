@@ -115,3 +115,12 @@ def test_notebook_is_stored_as_jupyter_writes_it(path):
     assert all("id" in cell for cell in notebook.cells)
     written = nbformat.writes(notebook)
     assert text == (written if written.endswith("\n") else written + "\n")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO_ROOT / "notebooks")))
+def test_folded_outputs_carry_the_key_lab_writes(path):
+    """JupyterLab 4 writes the legacy ``collapsed: true`` beside ``jupyter.outputs_hidden``
+    when it saves a cell with folded outputs (seen in Lab 4.6): stored so, a save changes nothing."""
+    for cell in nbformat.read(path, as_version=nbformat.NO_CONVERT).cells:
+        if cell.metadata.get("jupyter", {}).get("outputs_hidden"):
+            assert cell.metadata.get("collapsed") is True, cell.id
