@@ -41,7 +41,9 @@ from ._text import printable
 from .schema import (AMOUNT_COLUMNS, CACHE_ARROW_SCHEMA, CANONICAL_TYPES, CODE_RANGE, RAW_COLUMNS,
                      TEXT_COLUMNS, THEME_COLUMNS, VALID_RANGES)
 from .sdmx import read_table
-from .sources import CRSFormatError, Source, bulk_columns, encoding_error, transcode, where_is_line
+from .errors import CRSFormatError
+from .opening import encoding_error, transcode, where_is_line
+from .sources import Source, bulk_columns
 from .themes import tagged_sql
 
 #: Rows per Parquet row group of the cache (DuckDB's default).
