@@ -11,7 +11,7 @@
   that is not a number, or bytes that are not UTF-8 stop the conversion with
   the file and the line: no row is ever dropped;
 * zip members, UTF-16 and named encodings are first streamed to a temporary
-  UTF-8 file (:func:`oda_data.crs.sources.transcode`); gzip is read as is;
+  UTF-8 file (:func:`oda_data.crs.opening.transcode`); gzip is read as is;
 * bulk Parquet goes through the same ``SELECT``, from ``read_parquet``;
 * Data Explorer and summary files are read by :mod:`oda_data.crs.sdmx` and
   handed to DuckDB as an Arrow table;

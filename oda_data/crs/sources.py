@@ -16,7 +16,7 @@ Layouts understood (see ``docs/oecd_formats.md`` of the project's shared docs):
     The "CRS-Parquet" and "CRS-reduced-parquet" bulk files (same columns).
 ``sdmx_csv`` and ``purpose_summary``
     OECD Data Explorer SDMX-CSV and aggregated snake_case "by purpose"
-    exports; read by :mod:`oda_data.crs.sdmx`.
+    exports; read by :mod:`oda_data.crs.sdmx` and :mod:`oda_data.crs.summary`.
 
 Getting at a file's text (zip members, gzip, encodings) is
 :mod:`oda_data.crs.opening`; every data member of a zip must share one header.
