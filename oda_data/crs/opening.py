@@ -5,7 +5,7 @@ module only gets at its text. DuckDB reads plain and gzipped UTF-8 text
 itself. A zip member, UTF-16 text or a named encoding is first streamed into a
 temporary UTF-8 file by :func:`transcode` (every data member of a zip, one
 after the other: they must share one header). Deflate64 zips (compression
-method 9, which the OECD uses) are read through ``zipfile-deflate64``.
+method 9) are read through ``zipfile-deflate64``.
 Encodings detected: UTF-8 with or without BOM, and UTF-16 (BOM, or the
 NUL-byte pattern of ASCII text); any other must be named.
 """
