@@ -13,7 +13,7 @@ import pytest
 import oda_data
 from oda_data.cli import main
 from oda_data.crs import cache
-from oda_data.crs.sources import CRSFormatError
+from oda_data.crs.errors import CRSFormatError
 
 from crs_testlib import FIXTURES, run_in_two_processes
 

@@ -99,3 +99,47 @@ def test_fixture_tags_end_to_end():
     assert by_title["Ending violence against women, including trafficking of women and girls"] == "trafficking_in_persons"
     assert by_title["Humanitarian demining in Sri Lanka"] is None
     assert by_title["Education policy support"] is None
+
+
+def _tag_both_ways(frame: pd.DataFrame) -> tuple[list, list]:
+    """(theme, theme_rule) rows with the prefilter (as the cache tags) and with the ordered rules alone."""
+    import duckdb
+
+    texts = [name for name in ("project_title", "short_description", "long_description") if name in frame]
+    table = pa.table({"purpose_code": pa.array(frame["purpose_code"].astype("Int64"), pa.int64(), from_pandas=True),
+                      **{name: pa.array(frame[name].astype(object), pa.string(), from_pandas=True)
+                         for name in texts}})
+    results = []
+    with duckdb.connect() as connection:
+        connection.register("rows", table)
+        for prefilter in (True, False):
+            sql = crs_themes.tagged_sql("SELECT * FROM rows", [], texts=texts, prefilter=prefilter)
+            results.append(connection.execute(sql).fetchall())
+    return results[0], results[1]
+
+
+_PREFILTER_EDGES = pd.DataFrame({
+    "purpose_code": [11110, 15130, 21040, 16063, 15210, None, 22040, 15240, 11110, 15190],
+    "project_title": ["Police academy", "Community POLICING", "Port works: drug", "Narcotics control",
+                      "Security sector reform", "Counter-Terrorism", None, "Small  arms\ncontrol",
+                      "Cybernetics", "Migration"],
+    "short_description": [None, "", "trafficking routes", "money laundering", "law enforcement", None,
+                          "cyber-attacks", None, "SMUGGLING", "smuggling of migrants"],
+    "long_description": ["trafficking", None, "Coast guard", "", "garde-côtes", "terroriste", None,
+                         "criminalité organisée", "trafic", "trafficking"],
+})
+
+
+@pytest.mark.parametrize("source", ["edges", *sorted(p.name for p in FIXTURES.glob("bulk_*")), "demo"])
+def test_prefilter_gives_the_themes_of_the_ordered_rules(source):
+    if source == "edges":
+        frame = _PREFILTER_EDGES
+    elif source == "demo":
+        from oda_data import crs_analysis
+
+        frame = oda_data.read_crs(crs_analysis.demo_source_path())
+    else:
+        frame = oda_data.read_crs(FIXTURES / source)
+    prefiltered, ordered = _tag_both_ways(frame)
+    assert prefiltered == ordered
+    assert sum(theme is not None for theme, _ in ordered) > 0

@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from .sources import CRSFormatError, CRSLayoutWarning
+from .errors import CRSFormatError, CRSLayoutWarning
 from .codes import CRSCodeWarning
 from .reader import read_crs
 from .schema import CANONICAL_COLUMNS, CRS_SCHEMA

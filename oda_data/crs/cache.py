@@ -48,7 +48,10 @@ from filelock import FileLock, Timeout
 from .._files import atomic_write, publish, temporary_beside
 from ._text import printable
 from . import engine
-from .sources import CRSLayoutWarning, check_encoding, check_sdmx_rows, detect_layout
+from .errors import CRSLayoutWarning
+from .opening import check_encoding
+from .sdmx import check_sdmx_rows
+from .sources import detect_layout
 from .themes import rules_fingerprint
 
 #: Environment variable that overrides the cache folder.

@@ -8,7 +8,8 @@ import warnings
 from . import cache
 from ..cli import help_handler
 from ._text import printable
-from .sources import SDMX_ROW_CHOICES, CRSFormatError
+from .errors import CRSFormatError
+from .sdmx import SDMX_ROW_CHOICES
 
 
 def _human_size(size: int) -> str:

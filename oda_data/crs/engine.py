@@ -11,7 +11,7 @@
   that is not a number, or bytes that are not UTF-8 stop the conversion with
   the file and the line: no row is ever dropped;
 * zip members, UTF-16 and named encodings are first streamed to a temporary
-  UTF-8 file (:func:`oda_data.crs.sources.transcode`); gzip is read as is;
+  UTF-8 file (:func:`oda_data.crs.opening.transcode`); gzip is read as is;
 * bulk Parquet goes through the same ``SELECT``, from ``read_parquet``;
 * Data Explorer and summary files are read by :mod:`oda_data.crs.sdmx` and
   handed to DuckDB as an Arrow table;
@@ -41,7 +41,9 @@ from ._text import printable
 from .schema import (AMOUNT_COLUMNS, CACHE_ARROW_SCHEMA, CANONICAL_TYPES, CODE_RANGE, RAW_COLUMNS,
                      TEXT_COLUMNS, THEME_COLUMNS, VALID_RANGES)
 from .sdmx import read_table
-from .sources import CRSFormatError, Source, bulk_columns, encoding_error, transcode, where_is_line
+from .errors import CRSFormatError
+from .opening import encoding_error, transcode, where_is_line
+from .sources import Source, bulk_columns
 from .themes import tagged_sql
 
 #: Rows per Parquet row group of the cache (DuckDB's default).

@@ -15,7 +15,8 @@ import pandas as pd
 from ..themes import theme_label
 from . import cache, codes, engine
 from .schema import CANONICAL_COLUMNS, RAW_COLUMNS, THEME_COLUMNS
-from .sources import CRSLayoutWarning, check_sdmx_rows
+from .errors import CRSLayoutWarning
+from .sdmx import check_sdmx_rows
 
 _WARNINGS = {"CRSLayoutWarning": CRSLayoutWarning, "CRSCodeWarning": codes.CRSCodeWarning}
 

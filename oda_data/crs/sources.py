@@ -1,4 +1,4 @@
-"""Recognise a CRS file's layout, open zip/gzip/UTF-16 sources, map their columns.
+"""Recognise a CRS file's layout and map a bulk file's columns to the canonical ones.
 
 Layouts understood (see ``docs/oecd_formats.md`` of the project's shared docs):
 
@@ -16,20 +16,14 @@ Layouts understood (see ``docs/oecd_formats.md`` of the project's shared docs):
     The "CRS-Parquet" and "CRS-reduced-parquet" bulk files (same columns).
 ``sdmx_csv`` and ``purpose_summary``
     OECD Data Explorer SDMX-CSV and aggregated snake_case "by purpose"
-    exports; read by :mod:`oda_data.crs.sdmx`.
+    exports; read by :mod:`oda_data.crs.sdmx` and :mod:`oda_data.crs.summary`.
 
-DuckDB reads plain and gzipped UTF-8 text itself. A zip member, UTF-16 text
-or a named encoding is first streamed into a temporary UTF-8 file (every data
-member of a zip, one after the other: they must share one header).
+Getting at a file's text (zip members, gzip, encodings) is
+:mod:`oda_data.crs.opening`; every data member of a zip must share one header.
 """
 from __future__ import annotations
 
-import codecs
 import csv
-import gzip
-import zipfile
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,49 +31,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._text import printable
-
-try:  # registers Deflate64 (compression method 9) with the standard zipfile module
-    import zipfile_deflate64  # noqa: F401
-except ImportError:  # pragma: no cover - declared dependency; plain zips still work
-    zipfile_deflate64 = None
+from .errors import CRSFormatError
+from .opening import check_encoding, encoding_error, open_zip, raw_streams, read_head, sniff_encoding
 
 LAYOUTS = ("bulk_text", "bulk_parquet", "sdmx_csv", "purpose_summary")
-SDMX_ROW_CHOICES = ("auto", "DD", "_T")
-_SNIFF_BYTES = 1 << 16
-_CHUNK = 1 << 20
-_DATA_SUFFIXES = (".txt", ".csv", ".tsv")
-
-
-class CRSFormatError(ValueError):
-    """A CRS source could not be read: the message names the file, the line and the problem.
-
-    Text quoted from the file (a header, a cell) has its control characters
-    escaped (:func:`oda_data.crs._text.printable`).
-    """
-
-    def __init__(self, message: str):
-        super().__init__(printable(message))
-
-
-class CRSLayoutWarning(UserWarning):
-    """A reader made a documented choice the user should know about (e.g. DD over _T)."""
-
-
-def check_sdmx_rows(sdmx_rows: str) -> str:
-    """Return ``sdmx_rows`` if it is one of :data:`SDMX_ROW_CHOICES`, else raise a ValueError listing them."""
-    if sdmx_rows not in SDMX_ROW_CHOICES:
-        raise ValueError(f"sdmx_rows={sdmx_rows!r}; expected one of: {', '.join(SDMX_ROW_CHOICES)}")
-    return sdmx_rows
-
-
-def check_encoding(encoding: str | None) -> str | None:
-    """``None`` (detect) or a codec Python knows, else a ValueError."""
-    if encoding is None:
-        return None
-    try:
-        return codecs.lookup(encoding).name
-    except (LookupError, TypeError):
-        raise ValueError(f"encoding={encoding!r}: not a known text encoding (e.g. 'latin-1', 'cp1252')") from None
 
 
 # Canonical column -> candidate source names (lower case), for the bulk layouts.
@@ -160,71 +115,10 @@ class Source:
         return self.compression != "zip" and self.encoding in ("utf-8", "utf-8-sig")
 
 
-# --------------------------------------------------------------------------- opening
-def _open_zip(path: Path) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
-        raise CRSFormatError(f"{path}: not a readable zip archive (truncated or corrupt download?): {error}") from None
-    members = [info for info in archive.infolist()
-               if not info.is_dir() and info.filename.lower().endswith(_DATA_SUFFIXES)]
-    if not members:
-        names = [info.filename for info in archive.infolist()]
-        archive.close()
-        raise CRSFormatError(f"{path}: the zip holds no .txt or .csv CRS file; members: {names or 'none'}")
-    return archive, members
-
-
-def _zip_error(source: Source, member: str, error: Exception) -> CRSFormatError:
-    return CRSFormatError(f"{source.path}: cannot read zip member {member!r} (truncated or corrupt download?): {error}")
-
-
-def raw_streams(source: Source):
-    """Yield ``(member or None, binary stream)`` for each part of a text source, decompressed."""
-    if source.compression == "zip":
-        archive, _ = _open_zip(source.path)
-        with archive:
-            for member in source.members:
-                try:
-                    stream = archive.open(member)
-                except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as error:
-                    raise _zip_error(source, member, error) from None
-                with stream:
-                    yield member, stream
-    elif source.compression == "gzip":
-        with gzip.open(source.path, "rb") as stream:
-            yield None, stream
-    else:
-        with open(source.path, "rb") as stream:
-            yield None, stream
-
-
-def _sniff_encoding(head: bytes) -> str:
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    sample = head[:200]
-    # UTF-16 without BOM: every other byte of ASCII-range text is NUL.
-    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
-        return "utf-16-le"
-    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4:
-        return "utf-16-be"
-    return "utf-8"
-
-
+# --------------------------------------------------------------------------- detection
 def _sniff_delimiter(line: str) -> str:
     counts = {delimiter: line.count(delimiter) for delimiter in ("|", "\t", ",", ";")}
     return max(counts, key=counts.get)
-
-
-def _read_head(source: Source, stream, member) -> bytes:
-    try:
-        return stream.read(_SNIFF_BYTES)
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as error:
-        if source.compression == "gzip":
-            raise CRSFormatError(f"{source.path}: not a readable gzip file (truncated?): {error}") from None
-        raise _zip_error(source, member, error) from None
 
 
 def _header_of(source: Source, head: bytes, member) -> list[str]:
@@ -242,18 +136,6 @@ def _header_of(source: Source, head: bytes, member) -> list[str]:
         raise CRSFormatError(f"{where}: no header line (the file is empty or holds only blank lines)")
     source.delimiter = source.delimiter or _sniff_delimiter(lines[0])
     return [name.strip() for name in next(csv.reader([lines[0]], delimiter=source.delimiter))]
-
-
-def encoding_error(source: Source, line: int, member=None) -> CRSFormatError:
-    """The error for bytes that are not valid in the file's (detected) encoding."""
-    where = f"{source.path}" + (f" (member {member!r})" if member else "")
-    if source.encoding in ("utf-8", "utf-8-sig"):
-        return CRSFormatError(
-            f"{where}: line {line} is not UTF-8 text (the file is neither UTF-8 nor UTF-16); "
-            f"pass its encoding, e.g. read_crs(..., encoding='latin-1') or 'cp1252' "
-            f"(oda-data ingest --encoding latin-1)")
-    return CRSFormatError(f"{where}: line {line} cannot be decoded as {source.encoding}; "
-                          f"pass the file's encoding with encoding=...")
 
 
 def detect_layout(path, encoding: str | None = None) -> Source:
@@ -285,7 +167,7 @@ def detect_layout(path, encoding: str | None = None) -> Source:
         return _detect_parquet(path)
     source = Source("", path, size=path.stat().st_size)
     if magic.startswith(b"PK"):
-        archive, members = _open_zip(path)
+        archive, members = open_zip(path)
         archive.close()
         source.compression = "zip"
         source.members = tuple(info.filename for info in members)
@@ -294,11 +176,11 @@ def detect_layout(path, encoding: str | None = None) -> Source:
         source.compression = "gzip"
     headers = []
     for member, stream in raw_streams(source):
-        head = _read_head(source, stream, member)
+        head = read_head(source, stream, member)
         if not head:
             raise CRSFormatError(f"{path}: {'zip member ' + repr(member) if member else 'the file'} "
                                  "is empty; expected a CRS file")
-        source.encoding = check_encoding(encoding) or _sniff_encoding(head)
+        source.encoding = check_encoding(encoding) or sniff_encoding(head)
         headers.append((member, _header_of(source, head, member)))
     member, source.header = headers[0]
     for other, header in headers[1:]:
@@ -394,61 +276,3 @@ def bulk_columns(source: Source) -> tuple[dict[str, str], dict[str, str]]:
             f"USD_Disbursement, USD_Commitment_Defl, USD_Disbursement_Defl (matched "
             f"case-insensitively); found: {_preview(source.header, 30)}")
     return found, de_codes
-
-
-# --------------------------------------------------------------------------- transcoding
-def transcode(source: Source, target: Path, on_read: Callable[[int], None] | None = None) -> list[tuple[str, int]]:
-    """Write the text of ``source`` (every zip member, one header) to ``target`` as UTF-8.
-
-    Returns ``(member, first line in target)`` for each member, so that a line
-    of ``target`` can be named in its member (:func:`where_is_line`).
-    """
-    starts = []
-    line_count = 0
-    with open(target, "w", encoding="utf-8", newline="") as out:
-        for index, (member, stream) in enumerate(raw_streams(source)):
-            decoder = codecs.getincrementaldecoder(source.encoding)()
-            skip_header = index > 0
-            starts.append((member, line_count))
-            member_lines = 0
-            while True:
-                try:
-                    data = stream.read(_CHUNK)
-                except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
-                    raise _zip_error(source, member, error) if member else CRSFormatError(
-                        f"{source.path}: read error: {error}") from None
-                if on_read and data:
-                    on_read(len(data))
-                try:
-                    text = decoder.decode(data, final=not data)
-                except UnicodeDecodeError as error:
-                    good = decoder.__class__().decode(data[: error.start]) if error.start else ""
-                    raise encoding_error(source, member_lines + good.count("\n") + 1, member) from None
-                if skip_header and text:
-                    cut = text.find("\n")
-                    if cut < 0:
-                        continue  # pragma: no cover - headers are shorter than a chunk
-                    text, skip_header = text[cut + 1:], False
-                text = text.lstrip("\ufeff") if member_lines == 0 else text
-                member_lines += text.count("\n")
-                out.write(text)
-                if not data:
-                    break
-            if text and not text.endswith("\n"):
-                out.write("\n")
-                member_lines += 1
-            line_count += member_lines
-    return starts
-
-
-def where_is_line(source: Source, line: int, starts: list[tuple[str, int]] | None) -> str:
-    """``"<file> line N"`` or ``"<file> (member 'x.txt') line N"`` for line ``line`` of the text DuckDB read."""
-    if not starts or len(starts) == 1:
-        return f"{source.describe()} line {line}"
-    position = 0
-    for index, (_, start) in enumerate(starts):
-        if line > start:
-            position = index
-    member, start = starts[position]
-    # Lines of later members are shifted by the lines before them, less their dropped header.
-    return f"{source.path} (member {member!r}) line {line - start + (1 if position else 0)}"

@@ -179,18 +179,21 @@ def _codes(codes) -> str:
     return ", ".join(str(int(code)) for code in sorted(codes))
 
 
-def theme_sql(purpose: str = "purpose_code", text: str = "__text") -> tuple[str, str, str]:
+def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
+              prefilter: bool = True) -> tuple[str, str, str]:
     """SQL expressions ``(__hit, theme, theme_rule)`` over the columns ``purpose`` and ``text``.
 
     ``__hit`` is the number of the rule that tags the row (keyword rules in
     order, then the specific purpose codes) or NULL; ``theme`` and
     ``theme_rule`` read it from a column named ``__hit``.
 
-    ``text`` is the title and descriptions joined by :func:`text_sql`. The
-    expressions first test one pattern that matches wherever some keyword
-    rule's pattern does (:attr:`ThemeRules.union_pattern`) or a specific
-    purpose code: few rows pass it, and DuckDB evaluates the ordered rules
-    (a ``CASE``) only on those.
+    ``text`` is the title and descriptions joined by :func:`text_sql`. With
+    ``prefilter`` (the default) the expression first tests one pattern that
+    matches wherever some keyword rule's pattern does
+    (:attr:`ThemeRules.union_pattern`) or a specific purpose code: few rows
+    pass it, and DuckDB evaluates the ordered rules (a ``CASE``) only on
+    those. The themes are those of the ordered rules alone (``prefilter=False``,
+    which the tests compare).
     """
     rules = load_rules()
     security = f"{purpose} IN ({_codes(rules.security_codes)})"
@@ -203,9 +206,15 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text") -> tuple[str,
         branches.append((condition, number))
     for number, (code, _) in enumerate(sorted(rules.specific.items()), start=len(rules.keyword_rules) + 1):
         branches.append((f"{purpose} = {code}", number))
-    hit = (f"CASE WHEN NOT (coalesce({specific}, FALSE) OR regexp_matches({text}, "
-           f"{_literal(rules.union_pattern)})) THEN NULL "
-           + " ".join(f"WHEN {condition} THEN {number}" for condition, number in branches) + " END")
+    ordered = " ".join(f"WHEN {condition} THEN {number}" for condition, number in branches)
+    if prefilter:
+        # One pass of one regular expression decides most rows. Measured, and kept out: a
+        # smaller pattern for the rules that count anywhere plus one for the others on
+        # security purpose codes only (as fast: RE2's cost is per byte, not per keyword).
+        hit = (f"CASE WHEN NOT (coalesce({specific}, FALSE) OR regexp_matches({text}, "
+               f"{_literal(rules.union_pattern)})) THEN NULL {ordered} END")
+    else:
+        hit = f"CASE {ordered} END"
     themes = [rule.theme for rule in rules.keyword_rules] + [theme for _, theme in sorted(rules.specific.items())]
     theme = "CASE __hit " + " ".join(f"WHEN {n} THEN {_literal(t)}" for n, t in enumerate(themes, 1)) + " END"
     suffix = f"coalesce('+purpose:' || CAST({purpose} AS VARCHAR), '')"
@@ -225,9 +234,9 @@ def text_sql(columns) -> str:
 
 
 def tagged_sql(inner: str, columns: list[str], purpose: str = "purpose_code",
-               texts=TEXT_COLUMNS) -> str:
+               texts=TEXT_COLUMNS, *, prefilter: bool = True) -> str:
     """``SELECT columns, theme, theme_rule`` over the query ``inner`` (which has ``purpose`` and ``texts``)."""
-    hit, theme, rule = theme_sql(purpose)
+    hit, theme, rule = theme_sql(purpose, prefilter=prefilter)
     keep = ", ".join(f'"{name}"' for name in columns)
     return (f"SELECT {keep}{', ' if keep else ''}{theme} AS theme, {rule} AS theme_rule FROM ("
             f"SELECT *, {hit} AS __hit FROM (SELECT *, {text_sql(texts)} AS __text FROM ({inner})))")
