@@ -135,9 +135,9 @@ def test_prefilter_gives_the_themes_of_the_ordered_rules(source):
     if source == "edges":
         frame = _PREFILTER_EDGES
     elif source == "demo":
-        from oda_data import crs_analysis
+        from oda_data.crs.demo import DEMO_PATH
 
-        frame = oda_data.read_crs(crs_analysis.demo_source_path())
+        frame = oda_data.read_crs(DEMO_PATH)
     else:
         frame = oda_data.read_crs(FIXTURES / source)
     prefiltered, ordered = _tag_both_ways(frame)
