@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from .._files import atomic_write, publish, temporary_beside
-from ._text import printable
+from .._text import printable
 from . import engine
 from .errors import CRSLayoutWarning
 from .opening import check_encoding

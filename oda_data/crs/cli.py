@@ -7,7 +7,7 @@ import warnings
 
 from . import cache
 from ..cli import help_handler
-from ._text import printable
+from .._text import printable
 from .errors import CRSFormatError
 from .sdmx import SDMX_ROW_CHOICES
 

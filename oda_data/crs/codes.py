@@ -48,7 +48,7 @@ from importlib.resources import files
 
 import pandas as pd
 
-from ._text import printable
+from .._text import printable
 
 #: Column that keeps a code as read when it cannot be converted, by kind.
 RAW_COLUMNS = {"donor": "donor_raw", "recipient": "recipient_raw", "purpose": "purpose_raw"}

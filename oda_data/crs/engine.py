@@ -37,7 +37,7 @@ import duckdb
 import pyarrow as pa
 
 from . import codes
-from ._text import printable
+from .._text import printable
 from .schema import (AMOUNT_COLUMNS, CACHE_ARROW_SCHEMA, CANONICAL_TYPES, CODE_RANGE, RAW_COLUMNS,
                      TEXT_COLUMNS, THEME_COLUMNS, VALID_RANGES)
 from .sdmx import read_table

@@ -1,14 +1,14 @@
 """The error and the warning every CRS reader raises, in one place so that each reader module can use them."""
 from __future__ import annotations
 
-from ._text import printable
+from .._text import printable
 
 
 class CRSFormatError(ValueError):
     """A CRS source could not be read: the message names the file, the line and the problem.
 
     Text quoted from the file (a header, a cell) has its control characters
-    escaped (:func:`oda_data.crs._text.printable`).
+    escaped (:func:`oda_data._text.printable`).
     """
 
     def __init__(self, message: str):

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import codes
-from ._text import printable
+from .._text import printable
 from .cells import (LOOSE_SCHEMA, assemble, drop_blank_rows, numeric_codes, read_text, split_amounts,
                     to_number, to_text)
 from .errors import CRSFormatError, CRSLayoutWarning

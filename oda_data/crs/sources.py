@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._text import printable
+from .._text import printable
 from .errors import CRSFormatError
 from .opening import check_encoding, encoding_error, open_zip, raw_streams, read_head, sniff_encoding
 

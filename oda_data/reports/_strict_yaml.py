@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._text import one_line
+from .._text import one_line
 
 
 def _strict_loader():

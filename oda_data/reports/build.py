@@ -16,6 +16,7 @@ removed by the next one. No other file of the output folder is touched.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -24,7 +25,6 @@ import tempfile
 from os import PathLike
 from pathlib import Path
 
-from ._text import now
 from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILED_DIR,
                        MANIFEST_NAME, BuildResult, EntryResult, crs_dataset, entry_key, git_commit,
                        package_checksum, packaged_datasets, read_previous, source_fingerprint,
@@ -42,6 +42,11 @@ TEMP_PREFIX = ".oda-build-"
 #: File inside that folder naming it as the build's (nothing else is ever removed).
 TEMP_OWNER = "OWNER"
 INDEX_NAME = "index.html"
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 class BuildLockedError(RuntimeError):

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..cli import help_handler, whole_number
-from ._text import os_error_line
+from .._text import os_error_line
 from .build import DEFAULT_OUTPUT, BuildLockedError, OutputFolderError, build_reports
 from .manifest import STATUSES
 from .schedule import DEFAULT_SCHEDULE, ScheduleError, load_schedule

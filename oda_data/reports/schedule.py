@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from . import _globs
 from ._notebooks import notebook_facts
 from ._strict_yaml import read_strict_yaml
-from ._text import one_line as _one_line
+from .._text import one_line as _one_line
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
 DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .._files import publish, temporary_beside
-from ._text import one_line
+from .._text import one_line
 from .manifest import KERNEL_NAME
 
 #: How often a worker checks that the build process is still alive (seconds).

@@ -33,7 +33,7 @@ registers the command line::
 address and the bulk-file address prefix (tests point them at a local
 server; a mirror can use them too). Text from a server (labels, status
 reasons, headers) is escaped of control characters before it reaches a
-message (:func:`oda_data.crs._text.printable`).
+message (:func:`oda_data._text.printable`).
 """
 from __future__ import annotations
 

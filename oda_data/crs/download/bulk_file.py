@@ -21,7 +21,7 @@ from filelock import Timeout as LockTimeout
 
 from ..._files import atomic_write
 from .. import cache as crs_cache
-from .._text import printable
+from ..._text import printable
 from .fetch import (
     CHUNK_SIZE, DEFAULT_BACKOFF_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT, DownloadError,
     discard_part, fetch_to_part, new_session, part_meta_path, read_json, write_json_atomic,

@@ -6,7 +6,7 @@ import sys
 
 from ...cli import help_handler, whole_number
 from .. import cache as crs_cache
-from .._text import printable
+from ..._text import printable
 from .bulk_file import download_crs
 from .fetch import DEFAULT_RETRIES, DownloadError
 from .locate import (

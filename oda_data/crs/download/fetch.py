@@ -17,7 +17,7 @@ import requests
 from tqdm.auto import tqdm
 
 from ..._files import atomic_write
-from .._text import printable
+from ..._text import printable
 
 #: Default retry policy: attempts without progress, and the first backoff (s).
 DEFAULT_RETRIES = 5

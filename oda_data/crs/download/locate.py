@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from .._text import printable
+from ..._text import printable
 from .fetch import (
     DEFAULT_BACKOFF_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT, RETRYABLE_STATUS, TRANSIENT_ERRORS,
     DownloadError, RetryableError, new_session, retry_after_of, sleep_backoff,

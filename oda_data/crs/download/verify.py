@@ -12,7 +12,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from .._text import printable
+from ..._text import printable
 from .fetch import CHUNK_SIZE, DownloadError
 
 

@@ -1,4 +1,4 @@
-"""Make text from a file or a server safe to print in a message.
+"""Text safe to print in a message: from a file, a server or a failed notebook.
 
 A CRS file's header, a cell, a server's reply or a file name can hold control
 characters: an ANSI escape (``\\x1b[2J`` clears the terminal), a carriage
@@ -25,3 +25,19 @@ def printable(text) -> str:
     ``printable("Côte d'Ivoire\\x1b[31m")`` is ``"Côte d'Ivoire\\\\x1b[31m"``.
     """
     return _UNSAFE.sub(_escaped, str(text))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def one_line(text: str) -> str:
+    """One printable line (colour codes dropped, other controls escaped), at most 500 characters."""
+    text = printable(" ".join(_ANSI.sub("", text).split()))
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def os_error_line(error: OSError) -> str:
+    """``<path>: <reason>`` on one line (the path first, as the shell does)."""
+    paths = [printable(p) for p in (error.filename, error.filename2) if p is not None]
+    reason = error.strerror or str(error)
+    return f"{' -> '.join(paths)}: {reason}" if paths else one_line(reason)
