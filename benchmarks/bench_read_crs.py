@@ -38,6 +38,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -67,19 +68,33 @@ def _status_mb(field: str) -> float:
 
 
 # ----------------------------------------------------------------- child steps
-def _pandas(path: str, query: str) -> int:
+def _rows(years, titles) -> list[str]:
+    """The rows a step returned, as ``year|title`` (to compare the steps' rows and their order)."""
+    return [f"{year}|{title}" for year, title in zip(years, titles.fillna(""))]
+
+
+def _pandas(path: str, query: str) -> list[str]:
     import pandas as pd
 
     frame = pd.read_csv(path, sep="|")
-    keep = (frame["DonorCode"] == DONOR) & frame["PurposeCode"].isin(PURPOSES)
-    return int(keep.sum())
+    kept = frame[(frame["DonorCode"] == DONOR) & frame["PurposeCode"].isin(PURPOSES)]
+    return _rows(kept["Year"], kept["ProjectTitle"].astype("string"))
 
 
-def _read_crs(path: str, query: str) -> int:
+def _read_crs(path: str, query: str) -> list[str]:
     import oda_data
 
     filters = {"purpose": {"purpose_codes": PURPOSES}, "themes": {"themes": THEMES}}[query]
-    return len(oda_data.read_crs(path, donors=[DONOR], **filters))
+    frame = oda_data.read_crs(path, donors=[DONOR], **filters)
+    return _rows(frame["year"], frame["project_title"])
+
+
+def _cache_complete(path: str) -> None:
+    """Wait until the first read's background conversion has written the cache."""
+    from oda_data.crs import cache
+
+    cache.wait_for_background()
+    assert cache.first_read(path) is None, "the cache is not complete"
 
 
 def _reference_columns() -> str:
@@ -95,13 +110,14 @@ def _reference_columns() -> str:
     return ", ".join(parts)
 
 
-def _duckdb_write(path: str, reference: str) -> int:
+def _duckdb_write(path: str, reference: str) -> list[str]:
     import duckdb
 
     with duckdb.connect() as connection:
         connection.execute(f"COPY (SELECT {_reference_columns()} FROM read_csv('{path}', delim='|')) "
                            f"TO '{reference}' (FORMAT parquet)")
-        return connection.execute(f"SELECT count(*) FROM '{reference}'").fetchone()[0]
+        count = connection.execute(f"SELECT count(*) FROM '{reference}'").fetchone()[0]
+        return [""] * count
 
 
 def _duckdb_query(reference: str, query: str) -> int:
@@ -122,7 +138,7 @@ def _duckdb_query(reference: str, query: str) -> int:
                f"SELECT * FROM tagged WHERE theme IN ({themes})")
     with duckdb.connect() as connection:
         frame = connection.sql(sql).to_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
-    return len(frame)
+    return _rows(frame["year"], frame["project_title"])
 
 
 def child(step: str, path: str, extra: str, repeat: int) -> None:
@@ -149,9 +165,18 @@ def child(step: str, path: str, extra: str, repeat: int) -> None:
         times.append(time.perf_counter() - started)
         now = resource.getrusage(resource.RUSAGE_SELF)
         cpu.append(now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime)
+        if _ == 0 and step == "read_crs":  # a first read's cache is written in the background
+            _cache_complete(path)
+            complete = time.perf_counter() - started
+            done = resource.getrusage(resource.RUSAGE_SELF)
+            cpu_complete = done.ru_utime + done.ru_stime - used.ru_utime - used.ru_stime
     best = min(range(1, len(times)), key=times.__getitem__) if repeat else 0
     print(json.dumps({"first": times[0], "best_after": times[best] if repeat else None, "cpu_first": cpu[0],
-                      "cpu_best_after": cpu[best], "rows": rows, "peak_mb": _status_mb("VmHWM:"),
+                      "cpu_best_after": cpu[best], "rows": len(rows), "peak_mb": _status_mb("VmHWM:"),
+                      "in_order": hashlib.sha256("\n".join(rows).encode()).hexdigest(),
+                      "as_set": hashlib.sha256("\n".join(sorted(rows)).encode()).hexdigest(),
+                      "cache_complete": complete if step == "read_crs" else None,
+                      "cpu_cache_complete": cpu_complete if step == "read_crs" else None,
                       "imports_mb": before}))
 
 
@@ -197,7 +222,9 @@ def report(rows: int, path: Path, r: dict) -> str:
         lines.append(f"| {label} | {result[key]:.3f} | {cpu:.2f} | {result['peak_mb']:,.0f} | {result['rows']:,} |")
 
     row("pandas read_csv + filter (donors + purpose codes)", r["pandas"])
-    row("read_crs first (convert + query)", r["first"])
+    row("read_crs first: the answer, from the file", r["first"])
+    row("read_crs first: until the cache is complete (converted in the background after the answer)",
+        r["first"], "cache_complete")
     row("DuckDB writes the 21 columns to Parquet (reference file)", r["duckdb_write"])
     for query, label in (("purpose", "donors + purpose codes"), ("themes", "donors + themes")):
         row(f"read_crs repeated, {label}: first call in a new process", r[f"repeat_{query}"])
@@ -213,16 +240,21 @@ def report(rows: int, path: Path, r: dict) -> str:
               f"{verdict(first_time <= TARGET_FIRST_TIME)} |",
               f"| (first read CPU time / pandas CPU time: DuckDB's work on 2 cores; no target) | "
               f"{first_cpu:.2f} | - |",
-              f"| first read peak memory <= {TARGET_FIRST_MEMORY}x pandas | {first_peak:.2f} | "
-              f"{verdict(first_peak <= TARGET_FIRST_MEMORY)} |"]
+              f"| (time until the cache is complete / pandas time; no target) | "
+              f"{r['first']['cache_complete'] / base_time:.2f} | - |",
+              f"| first read peak memory, background conversion included, <= {TARGET_FIRST_MEMORY}x pandas | "
+              f"{first_peak:.2f} | {verdict(first_peak <= TARGET_FIRST_MEMORY)} |"]
     for query in ("purpose", "themes"):
         for key, when in (("first", "first call in a process"), ("best_after", "later calls")):
             ratio = r[f"repeat_{query}"][key] / r[f"duckdb_{query}"][key]
             lines.append(f"| repeated read ({query}, {when}) <= {TARGET_REPEAT_VS_DUCKDB}x DuckDB | "
                          f"{ratio:.2f} | {verdict(ratio <= TARGET_REPEAT_VS_DUCKDB)} |")
-    counts = {r["pandas"]["rows"], r["first"]["rows"], r["repeat_purpose"]["rows"], r["duckdb_purpose"]["rows"]}
-    same_themes = r["repeat_themes"]["rows"] == r["duckdb_themes"]["rows"]
-    lines += ["", f"Rows agree: {'yes' if len(counts) == 1 and same_themes else 'NO: ' + str(r)}"]
+    in_order = {r[step]["in_order"] for step in ("pandas", "first", "repeat_purpose")}
+    same_rows = {r[step]["as_set"] for step in ("pandas", "first", "repeat_purpose", "duckdb_purpose")}
+    same_themes = r["repeat_themes"]["as_set"] == r["duckdb_themes"]["as_set"]
+    agree = len(in_order) == 1 and len(same_rows) == 1 and same_themes
+    lines += ["", "Rows agree (pandas and read_crs: the same rows in the file's order; DuckDB: the same rows): "
+              + ("yes" if agree else "NO: " + json.dumps(r))]
     return "\n".join(lines)
 
 

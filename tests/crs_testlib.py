@@ -1,8 +1,10 @@
 """Helpers for the CRS tests: fixture paths and totals computed *without* read_crs."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import warnings
 import zipfile
 from collections import defaultdict
 from pathlib import Path
@@ -102,3 +104,21 @@ def run_in_two_processes(target, *args) -> list:
         process.join(timeout=120)
         assert process.exitcode == 0
     return results
+
+
+@contextlib.contextmanager
+def answer_first(monkeypatch, enabled: bool = True):
+    """With ``enabled``, every bulk text DuckDB reads directly counts as large: its first read is
+    answered from the file and converted in the background (joined, and its outcome checked, at the end)."""
+    from oda_data.crs import cache
+
+    if enabled:
+        monkeypatch.setattr(cache, "ANSWER_FIRST_BYTES", 0)
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cache.wait_for_background()
+        failures = [str(w.message) for w in caught if issubclass(w.category, cache.CRSCacheWarning)]
+        assert not failures, failures

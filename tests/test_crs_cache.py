@@ -12,7 +12,7 @@ import pytest
 
 import oda_data
 from oda_data.cli import main
-from oda_data.crs import cache
+from oda_data.crs import cache, integrity
 from oda_data.crs.errors import CRSFormatError
 
 from crs_testlib import FIXTURES, run_in_two_processes
@@ -201,7 +201,7 @@ def test_a_damaged_cache_file_is_rebuilt_on_open(source, how):
     expected = oda_data.read_crs(source)
     cached = cache.cached_path(source)
     _damage(cached, how)
-    cache._VERIFIED.clear()  # a new process: the first open checks the file
+    integrity.VERIFIED.clear()  # a new process: the first open checks the file
     with pytest.warns(cache.CRSCacheWarning, match=rf"{cached.name}: .*(truncated|checksum differs).*converting .* again"):
         again = oda_data.read_crs(source)
     pd.testing.assert_frame_equal(again, expected)

@@ -10,14 +10,16 @@ import pytest
 import oda_data
 from oda_data.crs import CRSFormatError
 
-from crs_testlib import FIXTURES
+from crs_testlib import FIXTURES, answer_first
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True, params=["convert first", "answer first"])
+def tmp_cache(request, tmp_path, monkeypatch):
+    """Every test twice: a first read that converts, then answers; and one answered from the file."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("ODA_DATA_CACHE", str(folder))
-    return folder
+    with answer_first(monkeypatch, request.param == "answer first"):
+        yield folder
 
 
 def test_error_is_a_value_error():

@@ -6,14 +6,17 @@ import pytest
 
 import oda_data
 
-from crs_testlib import FIXTURES, bulk_text_rows
+from crs_testlib import FIXTURES, answer_first, bulk_text_rows
 
 BULK = FIXTURES / "bulk_2018_pipe_utf8.txt"
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True, params=["convert first", "answer first"])
+def tmp_cache(request, tmp_path, monkeypatch):
+    """Every test twice: a first read that converts, then answers; and one answered from the file."""
     monkeypatch.setenv("ODA_DATA_CACHE", str(tmp_path / "cache"))
+    with answer_first(monkeypatch, request.param == "answer first"):
+        yield
 
 
 def expected_rows(**conditions):

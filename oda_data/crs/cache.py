@@ -24,6 +24,9 @@
   ``filelock.FileLock``: two processes reading the same new source convert it
   once. Temporary files left by a killed conversion are removed by the next
   conversion of that source and by ``oda-data cache clear``.
+* **First reads of large text** (:func:`first_read`): the reader answers the
+  query from the file itself, then the conversion runs in a thread; the next
+  read of that source waits for it (:func:`wait_for_background`).
 """
 from __future__ import annotations
 
@@ -36,33 +39,35 @@ import re
 import shutil
 import threading
 import warnings
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import platformdirs
-import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from .._files import atomic_write, publish, temporary_beside
 from .._text import printable
 from . import engine
 from .errors import CRSLayoutWarning
+from .integrity import file_checksum, stat_key, verify
 from .opening import check_encoding
 from .sdmx import check_sdmx_rows
-from .sources import detect_layout
+from .sources import Source, bulk_columns, detect_layout
 from .themes import rules_fingerprint
 
 #: Environment variable that overrides the cache folder.
 CACHE_ENV_VAR = "ODA_DATA_CACHE"
 #: Bump when the cached columns or the readers change what they write.
 CACHE_FORMAT = "crs-duckdb-1"
-_CHECKSUM_CHUNK = 4 << 20
 _LOCK_TIMEOUT_S = 3600  # a GB conversion by another process can take minutes
 #: Counters of cache use in this process (for diagnostics and tests).
-CACHE_STATS = {"hits": 0, "conversions": 0, "rebuilds": 0}
-_VERIFIED: set[tuple] = set()  # (path, size, mtime, ctime, inode) of files checked in this process
+CACHE_STATS = {"hits": 0, "conversions": 0, "rebuilds": 0, "background": 0}
+#: A bulk text file at least this large is answered from the file on its first
+#: read and converted in the background (below it, converting first is quick).
+ANSWER_FIRST_BYTES = 64 << 20
+_BACKGROUND: dict[str, tuple[threading.Thread, Path]] = {}  # source key prefix -> (thread, source)
+_BACKGROUND_ERRORS: dict[str, BaseException] = {}
 
 
 class CRSCacheWarning(UserWarning):
@@ -101,26 +106,6 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "source"
 
 
-def file_checksum(path) -> str:
-    """``crc32:<size>:<CRC-32>`` of a file's bytes.
-
-    CRC-32 runs at over 1 GB/s and releases the GIL (it runs beside DuckDB
-    during a conversion); it detects every truncation, burst and flipped
-    byte, which is what it is for: noticing damage and edits, not attacks.
-    """
-    crc, size = 0, 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHECKSUM_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-    return f"crc32:{size}:{crc:08x}"
-
-
-def _stat_key(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
-
-
 def _prefix(source: Path, sdmx_rows: str, encoding: str | None) -> str:
     return f"{_slug(source.stem)}-{_digest(f'{source}|{sdmx_rows}|{encoding}')}"
 
@@ -157,30 +142,6 @@ def read_metadata(cached) -> dict:
     return _load_manifest(_manifest_path(cached.parent, prefix)) or {}
 
 
-def _verify(folder: Path, manifest: dict) -> str | None:
-    """None when the cached file matches its manifest, else what is wrong."""
-    data = folder / manifest["data"]
-    try:
-        stat = data.stat()
-    except FileNotFoundError:
-        return "missing"
-    seen = (str(data), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-    if seen in _VERIFIED:
-        return None
-    if stat.st_size != manifest.get("size"):
-        return f"{stat.st_size} bytes where {manifest.get('size')} were written (truncated?)"
-    if file_checksum(data) != manifest.get("checksum"):
-        return "its checksum differs from the one recorded at write (damaged bytes)"
-    try:
-        rows = pq.read_metadata(data).num_rows
-    except Exception as error:  # noqa: BLE001 - any unreadable footer is damage
-        return f"unreadable Parquet footer ({error})"
-    if rows != manifest.get("rows"):
-        return f"{rows} rows where {manifest.get('rows')} were written"
-    _VERIFIED.add(seen)
-    return None
-
-
 def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto", encoding: str | None = None) -> Path:
     """Convert the CRS source at ``path`` to Parquet in :func:`cache_dir` once; return the cached file.
 
@@ -199,21 +160,43 @@ def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto", encoding: st
     ------
     FileNotFoundError, oda_data.crs.CRSFormatError, OSError (cache folder)
     """
+    return ingest_and_say(path, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)[0]
+
+
+def ingest_and_say(path, *, progress: bool, sdmx_rows: str, encoding: str | None) -> tuple[Path, bool]:
+    """:func:`ingest`, and whether this call converted (else the reader repeats the stored notes)."""
+    source, folder, prefix, encoding = _locate(path, sdmx_rows, encoding)
+    _wait_for_background(prefix, source)
+    current = stat_key(source)
+    hit = _fresh(folder, _load_manifest(_manifest_path(folder, prefix)), current)
+    if hit is not None:
+        CACHE_STATS["hits"] += 1
+        return hit, False
+    return _under_lock(source, folder, prefix, current, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)
+
+
+def _locate(path, sdmx_rows: str, encoding: str | None) -> tuple[Path, Path, str, str | None]:
+    """(resolved source, cache folder, source key prefix, checked encoding); the source must exist."""
     check_sdmx_rows(sdmx_rows)
     encoding = check_encoding(encoding)
     source = Path(path).expanduser()
     if not source.exists():
         raise FileNotFoundError(f"CRS source not found: {printable(source)}")
     source = source.resolve()
-    folder = cache_dir()
-    prefix = _prefix(source, sdmx_rows, encoding)
-    manifest_file = _manifest_path(folder, prefix)
-    manifest = _load_manifest(manifest_file)
-    current = _stat_key(source)
+    return source, cache_dir(), _prefix(source, sdmx_rows, encoding), encoding
+
+
+def _fresh(folder: Path, manifest: dict | None, current: list[int]) -> Path | None:
+    """The cached file when ``manifest`` describes the source as it is now and the file checks out."""
     if manifest and manifest.get("source_stat") == current and manifest.get("key") == _content_key(
-            manifest.get("fingerprint", "")) and _verify(folder, manifest) is None:
-        CACHE_STATS["hits"] += 1
+            manifest.get("fingerprint", "")) and verify(folder / manifest["data"], manifest) is None:
         return folder / manifest["data"]
+    return None
+
+
+def _under_lock(source: Path, folder: Path, prefix: str, current: list[int], **options) -> tuple[Path, bool]:
+    """Look again under the source's lock (another process may have converted it); else convert."""
+    manifest_file = _manifest_path(folder, prefix)
     lock = FileLock(str(folder / f"{prefix}.lock"), timeout=_LOCK_TIMEOUT_S)
     try:
         with lock:
@@ -225,38 +208,108 @@ def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto", encoding: st
                     atomic_write(manifest_file, json.dumps(manifest, indent=1))
                 if manifest.get("source_stat") == current and manifest.get("key") == _content_key(
                         manifest.get("fingerprint", "")):
-                    problem = _verify(folder, manifest)
+                    problem = verify(folder / manifest["data"], manifest)
                     if problem is None:
                         CACHE_STATS["hits"] += 1
-                        return folder / manifest["data"]
+                        return folder / manifest["data"], False
                     warnings.warn(f"{printable(folder / manifest['data'])}: {problem}; converting "
-                                  f"{printable(source)} again", CRSCacheWarning, stacklevel=2)
+                                  f"{printable(source)} again", CRSCacheWarning, stacklevel=3)
                     CACHE_STATS["rebuilds"] += 1
-            target = _convert(source, folder, prefix, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)
+            target = _convert(source, folder, prefix, **options)
             CACHE_STATS["conversions"] += 1
     except Timeout:  # pragma: no cover - only with a stuck writer
         raise TimeoutError(f"waited {_LOCK_TIMEOUT_S}s for another process converting {printable(source)}; "
                            f"delete {printable(lock.lock_file)} if no conversion is running") from None
-    return target
+    return target, True
+
+
+# --------------------------------------------------------------------------- first reads of large text
+@dataclass
+class FirstRead:
+    """A large uncached text file: answer from it (:func:`oda_data.crs.engine.answer`), then convert."""
+
+    source: Path
+    folder: Path
+    prefix: str
+    layout: Source
+    options: dict
+
+    def convert_in_background(self) -> None:
+        """Convert into the cache in a thread (DuckDB leaves the interpreter free meanwhile).
+
+        The thread is not a daemon: a script that ends waits for it, so the
+        cache is there next time. The next read or ``ingest`` of the same
+        source in this process waits for it; a failure is reported then (a
+        :class:`CRSCacheWarning`), and the conversion is tried again.
+        """
+        current = stat_key(self.source)
+
+        def work():
+            try:
+                _under_lock(self.source, self.folder, self.prefix, current, progress=False,
+                            layout=self.layout, **self.options)
+            except BaseException as error:  # noqa: BLE001 - reported by the next read
+                _BACKGROUND_ERRORS[self.prefix] = error
+
+        CACHE_STATS["background"] += 1
+        thread = threading.Thread(target=work, name=f"oda_data: caching {self.source.name}")
+        _BACKGROUND[self.prefix] = (thread, self.source)
+        thread.start()
+
+
+def first_read(path, *, sdmx_rows: str = "auto", encoding: str | None = None) -> FirstRead | None:
+    """A :class:`FirstRead` when ``path`` is bulk text of at least :data:`ANSWER_FIRST_BYTES`
+    that DuckDB reads directly and the cache has no fresh copy; else None (read through the cache)."""
+    source, folder, prefix, encoding = _locate(path, sdmx_rows, encoding)
+    _wait_for_background(prefix, source)
+    current = stat_key(source)
+    if current[0] < ANSWER_FIRST_BYTES or _fresh(folder, _load_manifest(_manifest_path(folder, prefix)), current):
+        return None
+    layout = detect_layout(source, encoding)
+    if layout.kind != "bulk_text" or not layout.duckdb_reads_directly or bulk_columns(layout)[1]:
+        return None
+    return FirstRead(source, folder, prefix, layout, {"sdmx_rows": sdmx_rows, "encoding": encoding})
+
+
+def wait_for_background() -> None:
+    """Wait for this process's background conversions (a failure is a :class:`CRSCacheWarning`)."""
+    for prefix, (_, source) in list(_BACKGROUND.items()):
+        _wait_for_background(prefix, source)
+
+
+def _wait_for_background(prefix: str, source: Path) -> None:
+    thread, _ = _BACKGROUND.pop(prefix, (None, None))
+    if thread is not None:
+        thread.join()
+    error = _BACKGROUND_ERRORS.pop(prefix, None)
+    if error is not None:
+        warnings.warn(f"converting {printable(source)} into the cache in the background failed "
+                      f"({printable(str(error).splitlines()[0] if str(error) else type(error).__name__)}); "
+                      "the next read converts it again", CRSCacheWarning, stacklevel=3)
 
 
 def _convert(source: Path, folder: Path, prefix: str, *, progress: bool, sdmx_rows: str,
-             encoding: str | None) -> Path:
-    layout = detect_layout(source, encoding)
+             encoding: str | None, layout: Source | None = None) -> Path:
+    """Convert under the lock. A ``layout`` given means a background conversion after a first read
+    (which warned the caller): nothing is warned from here, as ``catch_warnings`` is not thread-safe."""
+    quiet = layout is not None
+    layout = layout or detect_layout(source, encoding)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=layout.size or None, unit="row" if layout.kind == "bulk_parquet" else "B",
                    unit_scale=True, desc=f"ingest {printable(source.name)}", leave=False)
-    stat_before = _stat_key(source)
+    stat_before = stat_key(source)
     fingerprint: dict[str, str] = {}
     hasher = threading.Thread(target=lambda: fingerprint.update(checksum=file_checksum(source)), daemon=True)
     hasher.start()
     spill = folder / f".{prefix}.duckdb.tmp"
     try:
-        with contextlib.ExitStack() as stack, warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        record = contextlib.nullcontext([]) if quiet else warnings.catch_warnings(record=True)
+        with contextlib.ExitStack() as stack, record as caught:
+            if not quiet:
+                warnings.simplefilter("always")
             staged = stack.enter_context(temporary_beside(folder / f"{prefix}.parquet"))
 
             def scratch(suffix: str) -> Path:
@@ -265,7 +318,7 @@ def _convert(source: Path, folder: Path, prefix: str, *, progress: bool, sdmx_ro
             result = engine.convert(layout, staged, scratch=scratch, on_read=bar.update if bar else None,
                                     sdmx_rows=sdmx_rows, spill=spill)
             hasher.join()
-            if _stat_key(source) != stat_before:
+            if stat_key(source) != stat_before:
                 raise OSError(f"{printable(source)} changed while it was being converted; read it again")
             key = _content_key(fingerprint["checksum"])
             target = folder / f"{prefix}-{key}.parquet"
@@ -286,9 +339,9 @@ def _convert(source: Path, folder: Path, prefix: str, *, progress: bool, sdmx_ro
         shutil.rmtree(spill, ignore_errors=True)
         if bar is not None:
             bar.close()
-    for warning in caught:  # pass the reader's warnings on to the caller
+    for warning in [] if quiet else caught:  # pass the reader's warnings on to the caller
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    for note in result.notes:
+    for note in [] if quiet else result.notes:
         warnings.warn(note, CRSLayoutWarning, stacklevel=3)
     for other in folder.glob(f"{glob.escape(prefix)}-*.parquet"):
         if other != target:

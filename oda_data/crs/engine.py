@@ -210,6 +210,18 @@ def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: 
     if not source.duckdb_reads_directly:
         path = scratch(".utf8.txt")
         starts = transcode(source, path, on_read)
+    rows, notes = _bulk_text(cursor, source, path, starts, lambda inner: _copy(cursor, inner, target))
+    if on_read and starts is None:
+        on_read(source.size)  # DuckDB read the file itself: the bar fills at the end
+    return Conversion(rows, notes, _raw_columns(cursor, target))
+
+
+def _bulk_text(cursor, source: Source, path: Path, starts, run: Callable[[str], object]) -> tuple[object, list[str]]:
+    """``run(inner)`` on the checked ``SELECT`` of the text at ``path``; (its result, the notes).
+
+    Quotes first as the OECD writes them, then, when only an unbalanced quote
+    stopped the reader, with quote processing off (and a note saying so).
+    """
     found, de_codes = bulk_columns(source)
     numeric = {column for canonical, column in found.items() if not pa.types.is_string(CANONICAL_TYPES[canonical])}
     first_error = None
@@ -217,7 +229,7 @@ def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: 
         relation = _csv_relation(source, path, quote, numeric, [*found.values(), *de_codes.values()])
         inner, found, _ = _bulk_select(source, relation)
         try:
-            rows = _copy(cursor, inner, target)
+            result = run(inner)
         except duckdb.Error as error:
             translated = _csv_error(cursor, source, path, relation, found, error, starts, quote)
             # Only a quoting problem is worth a second reading without quote processing.
@@ -225,12 +237,10 @@ def _convert(cursor, source: Source, target: Path, scratch, on_read, sdmx_rows: 
                 first_error = translated
                 continue
             raise (first_error or translated) from None
-        if on_read and starts is None:
-            on_read(source.size)  # DuckDB read the file itself: the bar fills at the end
-        if not quote:
-            notes.append(f"{printable(first_error.where)}: an unbalanced quote, so the file was read with "
-                         f"'\"' as an ordinary character (the OECD writes quotes as text); every row was read")
-        return Conversion(rows, notes, _raw_columns(cursor, target))
+        notes = [] if quote else [
+            f"{printable(first_error.where)}: an unbalanced quote, so the file was read with "
+            "'\"' as an ordinary character (the OECD writes quotes as text); every row was read"]
+        return result, notes
     raise first_error  # pragma: no cover - the loop returns or raises
 
 
@@ -336,13 +346,20 @@ def _parquet_error(cursor, source: Source, relation: str, found: dict[str, str],
 
 
 # --------------------------------------------------------------------------- queries
-def query(cached: Path, columns: list[str], filters: dict[str, list]) -> pa.Table:
-    """``SELECT columns FROM cached WHERE column IN (values) AND ...`` as an Arrow table (file order)."""
-    where = " AND ".join(
+def _where(filters: dict[str, list]) -> str:
+    """``column IN (values) AND ...`` ("" without filters; an empty list is FALSE)."""
+    return " AND ".join(
         f"{name} IN ({', '.join(_literal(v) if isinstance(v, str) else str(int(v)) for v in values)})"
         if values else "FALSE" for name, values in filters.items())
+
+
+def query(cached: Path, columns: list[str], filters: dict[str, list]) -> pa.Table:
+    """``SELECT columns FROM cached WHERE column IN (values) AND ...`` as an Arrow table (file order)."""
+    where = _where(filters)
     select = ", ".join(_identifier(name) for name in columns) or "NULL AS __none"
-    sql = f"SELECT {select} FROM read_parquet({_literal(cached)})" + (f" WHERE {where}" if where else "")
+    # Ordered by the row's position: DuckDB may run an IN list as a join, which does not keep file order.
+    sql = (f"SELECT {select} FROM read_parquet({_literal(cached)}, file_row_number=true)"
+           + (f" WHERE {where}" if where else "") + " ORDER BY file_row_number")
     table = connection().sql(sql).to_arrow_table()
     if not columns:
         table = table.drop_columns(["__none"])
@@ -353,3 +370,31 @@ def distinct(cached: Path, column: str, filters: dict[str, list]) -> list[int]:
     """Distinct values of ``column`` in the rows passing ``filters`` (for the unknown-code check)."""
     table = query(cached, [column], filters)
     return sorted({value for value in table[column].to_pylist() if value is not None})
+
+
+def answer(source: Source, columns: list[str], filters: dict[str, list]) -> tuple[pa.Table, list[str]]:
+    """The rows of bulk text that DuckDB reads directly, answered from the file itself; (table, notes).
+
+    What :func:`query` would return once :func:`convert` has cached the file,
+    in one scan: every line, every value check and every quote rule of the
+    conversion apply to every row (filter pushdown is off on this connection,
+    so the checked ``SELECT`` runs on all rows before the filters; errors name
+    the line as a conversion's do), and the themes are tagged on the rows the
+    code and year filters keep. For the first read of a large file, whose
+    conversion then runs in the background (:mod:`oda_data.crs.cache`).
+    """
+    codes_years = _where({name: values for name, values in filters.items() if name != "theme"}) or "TRUE"
+    themes = _where({"theme": filters["theme"]}) if "theme" in filters else "TRUE"
+    names = list(CACHE_ARROW_SCHEMA.names)
+    with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as cursor:
+        quiet(cursor)
+        cursor.execute("SET disabled_optimizers = 'filter_pushdown,in_clause'")
+
+        def run(inner: str) -> pa.Table:
+            # Every column stays in the result, so no check is pruned as unused.
+            tagged = tagged_sql(f"SELECT * FROM ({inner}) WHERE {codes_years}",
+                                [name for name in names if name not in THEME_COLUMNS])
+            return cursor.sql(f"SELECT * FROM ({tagged}) WHERE {themes}").to_arrow_table()
+
+        table, notes = _bulk_text(cursor, source, source.path, None, run)
+    return table.select(columns).cast(pa.schema([CACHE_ARROW_SCHEMA.field(name) for name in columns])), notes

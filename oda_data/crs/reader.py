@@ -116,18 +116,28 @@ def read_crs(
     wanted = _normalise_columns(columns)
     check_sdmx_rows(sdmx_rows)
 
-    conversions = cache.CACHE_STATS["conversions"]
-    cached = cache.ingest(source, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)
+    filters = {name: values for name, values in (
+        ("donor_code", donor_codes), ("recipient_code", recipient_codes), ("purpose_code", purpose_list),
+        ("year", year_list), ("theme", theme_list)) if values is not None}
+    first = cache.first_read(source, sdmx_rows=sdmx_rows, encoding=encoding)
+    if first is not None and all(set(values) <= codes.known_codes(kind) for kind, values in (
+            (kind, filters.get(f"{kind}_code", ())) for kind in ("donor", "recipient", "purpose"))):
+        # A large file's first read: answered from the file, cached in the background.
+        output = wanted or [*CANONICAL_COLUMNS, *(THEME_COLUMNS if theme_list is not None else ())]
+        table, notes = engine.answer(first.layout, output, filters)
+        for note in notes:
+            warnings.warn(note, CRSLayoutWarning, stacklevel=2)
+        first.convert_in_background()
+        return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+    cached, converted = cache.ingest_and_say(source, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)
     manifest = cache.read_metadata(cached)
-    if cache.CACHE_STATS["conversions"] == conversions:  # cache hit: repeat the reader's notes
+    if not converted:  # cache hit: repeat the reader's notes
         for category, note in manifest.get("notes", ()):
             warnings.warn(note, _WARNINGS.get(category, CRSLayoutWarning), stacklevel=2)
 
     output = wanted or [*CANONICAL_COLUMNS, *manifest.get("raw_columns", ()),
                         *(THEME_COLUMNS if theme_list is not None else ())]
-    filters = {name: values for name, values in (
-        ("donor_code", donor_codes), ("recipient_code", recipient_codes), ("purpose_code", purpose_list),
-        ("year", year_list), ("theme", theme_list)) if values is not None}
     if codes.selects_nothing(*filters.values()):
         return engine.query(cached, output, {"year": []}).to_pandas(types_mapper=pd.ArrowDtype)
     code_filters = {name: values for name, values in filters.items() if name != "theme"}
