@@ -22,7 +22,9 @@
 
 Rows keep the source's order. **Queries** (:func:`query`) are one ``SELECT``
 on the cached file with the filters and columns pushed down to DuckDB's
-Parquet reader (row-group statistics skip what cannot match).
+Parquet reader (row-group statistics skip what cannot match), ordered by file
+row number. **Answers** (:func:`answer`) are the same query on bulk text,
+straight from the file, with every row checked.
 """
 from __future__ import annotations
 

@@ -4,6 +4,12 @@ The first read converts the source (:func:`oda_data.crs.cache.ingest`, with
 DuckDB: :mod:`oda_data.crs.engine`); every read is then one DuckDB query on
 the cached Parquet file, with the filters and columns pushed down. Rows come
 back in the source's order.
+
+The first read of a large bulk text file that DuckDB reads directly
+(:func:`oda_data.crs.cache.first_read`) is answered from the file itself by
+:func:`oda_data.crs.engine.answer`, which checks every row as a conversion
+does; the conversion then runs in the background. The answer is the frame the
+cache would give (``tests/test_crs_first_read.py`` compares them).
 """
 from __future__ import annotations
 
@@ -58,6 +64,8 @@ def read_crs(
 
     The first read converts the source to Parquet in the cache (tagging
     every row's theme); every read is then one DuckDB query on that file.
+    A large text file's first read is answered from the file while the
+    conversion runs in the background (see the module's docstring).
 
     Parameters
     ----------
@@ -83,7 +91,9 @@ def read_crs(
         Data Explorer files only: activity rows (``DD``) or aggregates (``_T``);
         ``"auto"`` keeps DD when present, else _T (never both).
     progress : bool
-        Show a progress bar while the first read converts the source.
+        Show a progress bar while the first read converts the source (not
+        for a large text file answered from the file: its conversion runs in
+        the background, without a bar).
     encoding : str, optional
         The text encoding, when it is neither UTF-8 (with or without BOM) nor
         UTF-16 (e.g. ``"latin-1"``); the error for such a file says so.
