@@ -23,13 +23,6 @@ HEADER = "Year|DonorCode|RecipientCode|PurposeCode|ProjectTitle|LongDescription|
 PURPOSES = [15210, 16063, 21040, 22040, 15130]
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ODA_DATA_CACHE", str(folder))
-    return folder
-
-
 @pytest.fixture
 def large(monkeypatch):
     """Every text file counts as large; background conversions are joined and must succeed."""
@@ -90,12 +83,13 @@ def test_rows_keep_the_file_order_across_row_groups_and_in_lists(tmp_path, monke
     ("2019|4|x|11110|T|D|1", r"crs.txt line 1502: column 'RecipientCode' must be numeric; found 'x'"),
     ("2019|4|755|11110|T|D|1|2", r"crs.txt line 1502: Expected Number of Columns: 7 Found: 8"),
 ])
-def test_every_row_is_checked_even_those_the_query_leaves_out(tmp_path, large, row, message, tmp_cache):
+def test_every_row_is_checked_even_those_the_query_leaves_out(tmp_path, large, row, message):
     rows = many_rows(3000)
     rows[1500] = row  # donor 4, while the query asks for Japan
     with pytest.raises(CRSFormatError, match=message):
         oda_data.read_crs(write_rows(tmp_path / "crs.txt", rows), donors=[701])
-    assert not list(tmp_cache.glob("*.parquet")) and not list(tmp_cache.glob("*.tmp"))
+    folder = cache.cache_dir()  # a fresh folder per test (conftest)
+    assert not list(folder.glob("*.parquet")) and not list(folder.glob("*.tmp"))
 
 
 def test_invalid_utf8_in_a_description_the_query_leaves_out_is_an_error(tmp_path, large):
@@ -144,7 +138,7 @@ def test_a_failed_background_conversion_is_reported_and_tried_again(monkeypatch,
     assert cache.first_read(BULK) is None and len(frame)
 
 
-def test_a_script_that_ends_leaves_a_complete_cache(tmp_path, tmp_cache):
+def test_a_script_that_ends_leaves_a_complete_cache():
     # The conversion thread is not a daemon: the interpreter waits for it at exit.
     script = textwrap.dedent(f"""
         from oda_data.crs import cache
