@@ -381,19 +381,18 @@ def test_a_link_out_of_the_output_folder_is_not_written_through(tmp_path):
     assert not (out / "index.html").exists() and not (out / "_static").exists()  # nothing half-published
 
 
-def test_executed_notebook_outside_the_output_folder_or_unreadable_gets_no_page(tmp_path):
+def test_a_records_notebook_path_is_never_followed_and_an_unreadable_notebook_gets_no_page(tmp_path):
     out = tmp_path / "site"
     manifest = make_site(out)
     secret = tmp_path / "secret.ipynb"
     secret.write_text(json.dumps(_notebook("# Secret")))
-    manifest["reports"][0]["executed"] = "../secret.ipynb"
+    manifest["reports"][0]["executed"] = "../secret.ipynb"  # a hand-edited record
     (out / manifest["reports"][1]["executed"]).write_text("{not json")
     site.render(out, manifest)
     assert not (out / "reports" / manifest["reports"][1]["name"]).with_suffix(".html").exists()
     assert "is not a readable notebook" in (out / "index.html").read_text()
-    assert not (out / "reports" / "overview-usd.html").exists()
-    home = (out / "index.html").read_text()
-    assert "no executed notebook inside the output folder" in home
+    # The page is the notebook the build wrote for that name, _executed/overview-usd.ipynb.
+    assert (out / "reports" / "overview-usd.html").exists()
     assert not any("Secret" in p.read_text(errors="replace") for p in out.rglob("*.html"))
 
 

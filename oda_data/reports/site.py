@@ -3,7 +3,7 @@
 Contract with the build (:mod:`oda_data.reports.build`)
 -------------------------------------------------------
 The build executes each schedule entry with papermill into the output folder
-``out`` (``out/_executed/<name>.ipynb`` or any path inside ``out``), writes
+``out`` (``out/_executed/<name>.ipynb``), writes
 ``out/manifest.json`` and then calls ``render(out, manifest)`` with the
 manifest as a dict. ``manifest["reports"]`` lists one record per entry::
 
@@ -15,7 +15,8 @@ manifest as a dict. ``manifest["reports"]`` lists one record per entry::
      error: one-line text or null, reason: why skipped (or null),
      data: [{label, file, checksum, rows, date}],
      package_version, git_commit, built_at,
-     executed: path of the executed notebook relative to ``out`` (null if none),
+     executed: ``_executed/<name>.ipynb`` or null when there is none (the site
+               reads only whether it is set: the path comes from the name),
      teaching: bool, demo: bool (built on the demonstration CRS file)}
 
 Other fields (durations, skip keys, ``unchanged``...) are ignored: they do not
@@ -55,6 +56,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .._files import atomic_write, publish, temporary_beside
+from .manifest import EXECUTED_DIR
 from .report_page import PAGES, markdown_escape, prepare, status_word
 
 #: Sphinx's working folder inside the output folder.
@@ -68,7 +70,7 @@ _PROBLEMS = ("failed", "stale")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CONF_DIR = Path(__file__).with_name("sphinx")
 _CODE = [Path(__file__), Path(__file__).with_name("report_page.py"), Path(__file__).with_name("tables.py")]
-_PROTECTED = {"manifest.json", ".build.lock", "_executed"}
+_PROTECTED = {"manifest.json", ".build.lock", EXECUTED_DIR}
 # What the pages show of a record (build bookkeeping such as durations and skip keys is left out,
 # so that an unchanged rebuild finds the same site key and skips Sphinx).
 _SHOWN_FIELDS = ("name", "title", "description", "group", "notebook", "parameters", "status",
@@ -115,8 +117,9 @@ def _pages(out_dir: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[s
             continue
         if record.get("status") not in PAGE_STATUSES:
             continue
-        executed = record.get("executed")
-        path = (out_dir / str(executed)).resolve() if executed else None
+        # The path comes from the name (where the build writes it), never from the record.
+        executed = f"{EXECUTED_DIR}/{name}.ipynb" if record.get("executed") else None
+        path = (out_dir / executed).resolve() if executed else None
         if path is None or not path.is_relative_to(out_dir) or WORK_DIR in path.relative_to(out_dir).parts:
             notes[name] = "no executed notebook inside the output folder"
         elif not path.is_file():
