@@ -424,3 +424,16 @@ def test_a_notebook_in_the_project_root_still_allows_reports_build(project, rend
     assert build_reports(schedule, project / "reports" / "build", progress=False).exit_code == 0
     with pytest.raises(reports.OutputFolderError, match="may not be, lie inside or contain"):
         build_reports(schedule, project, progress=False)
+
+
+def test_a_crs_file_is_dated_by_its_file_time_but_the_demonstration_file_is_not(tmp_path):
+    # The demonstration file's file time is only when the project was cloned.
+    from oda_data.crs.demo import DEMO_PATH
+    from oda_data.reports.manifest import crs_dataset
+
+    demo = crs_dataset(DEMO_PATH, demo=True)
+    assert demo["date"] is None and demo["demo"] and "invented" in demo["label"]
+    real = tmp_path / "crs.csv"
+    real.write_bytes(DEMO_PATH.read_bytes()[:2000].rsplit(b"\n", 1)[0] + b"\n")
+    os.utime(real, (0, 1_699_963_200))  # 2023-11-14 12:00 UTC: the same date in any time zone within 11 h
+    assert crs_dataset(real, demo=False)["date"] == "2023-11-14"

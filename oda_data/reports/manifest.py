@@ -193,8 +193,10 @@ def crs_dataset(source: Path, *, demo: bool, previous: list | None = None) -> di
         if isinstance(old, dict) and old.get("fingerprint") == fingerprint and _HEX64.match(
                 str(old.get("checksum"))):
             return {**old, "label": label, "demo": demo}
-    entry = _file_entry(label, source, date=dt.date.fromtimestamp(
-        fingerprint["mtime_ns"] / 1e9).isoformat(), rows=None)
+    # A real file is dated by its file time (when it was downloaded); the demonstration file's
+    # file time is only when the project was cloned, so it gets no date.
+    date = None if demo else dt.date.fromtimestamp(fingerprint["mtime_ns"] / 1e9).isoformat()
+    entry = _file_entry(label, source, date=date, rows=None)
     entry["rows"] = _crs_rows(source)
     return {**entry, "demo": demo, "fingerprint": fingerprint}
 
