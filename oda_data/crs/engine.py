@@ -390,6 +390,7 @@ def answer(source: Source, columns: list[str], filters: dict[str, list]) -> tupl
     names = list(CACHE_ARROW_SCHEMA.names)
     with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as cursor:
         quiet(cursor)
+        # in_clause: DuckDB would run an IN list as a join, which loses the file's row order.
         cursor.execute("SET disabled_optimizers = 'filter_pushdown,in_clause'")
 
         def run(inner: str) -> pa.Table:
