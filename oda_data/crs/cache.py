@@ -239,8 +239,8 @@ class FirstRead:
 
         The thread is not a daemon: a script that ends waits for it, so the
         cache is there next time. The next read or ``ingest`` of the same
-        source in this process waits for it; a failure is reported then (a
-        :class:`CRSCacheWarning`), and the conversion is tried again.
+        source in this process waits for it and reports a failure (a
+        :class:`CRSCacheWarning`); the conversion is then tried again.
         """
         current = stat_key(self.source)
 
