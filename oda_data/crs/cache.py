@@ -31,6 +31,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import hashlib
 import json
@@ -48,8 +49,8 @@ from filelock import FileLock, Timeout
 
 from .._files import atomic_write, publish, temporary_beside
 from .._text import printable
-from . import engine
-from .errors import CRSLayoutWarning
+from . import background, engine
+from .errors import CRSCacheWarning, CRSLayoutWarning
 from .integrity import file_checksum, stat_key, verify
 from .opening import check_encoding
 from .sdmx import check_sdmx_rows
@@ -66,12 +67,6 @@ CACHE_STATS = {"hits": 0, "conversions": 0, "rebuilds": 0, "background": 0}
 #: A bulk text file at least this large is answered from the file on its first
 #: read and converted in the background (below it, converting first is quick).
 ANSWER_FIRST_BYTES = 64 << 20
-_BACKGROUND: dict[str, tuple[threading.Thread, Path]] = {}  # source key prefix -> (thread, source)
-_BACKGROUND_ERRORS: dict[str, BaseException] = {}
-
-
-class CRSCacheWarning(UserWarning):
-    """A cached file was damaged and is being rebuilt from its source."""
 
 
 def cache_dir() -> Path:
@@ -163,35 +158,44 @@ def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto", encoding: st
     return ingest_and_say(path, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)[0]
 
 
-def ingest_and_say(path, *, progress: bool, sdmx_rows: str, encoding: str | None) -> tuple[Path, bool]:
-    """:func:`ingest`, and whether this call converted (else the reader repeats the stored notes)."""
-    source, folder, prefix, encoding = _locate(path, sdmx_rows, encoding)
-    _wait_for_background(prefix, source)
-    current = stat_key(source)
-    hit = _fresh(folder, _load_manifest(_manifest_path(folder, prefix)), current)
+def ingest_and_say(path, *, progress: bool, sdmx_rows: str, encoding: str | None,
+                   answer_first: bool = False) -> tuple[Path | FirstRead, bool]:
+    """:func:`ingest`, and whether this call converted (else the reader repeats the stored notes).
+
+    With ``answer_first``, a source :func:`first_read` would answer from comes
+    back as that :class:`FirstRead`, not converted.
+    """
+    source, folder, prefix, encoding, current, hit = _lookup(path, sdmx_rows, encoding)
     if hit is not None:
         CACHE_STATS["hits"] += 1
         return hit, False
+    first = _first_read(source, folder, prefix, current, sdmx_rows, encoding) if answer_first else None
+    if first is not None:
+        return first, False
     return _under_lock(source, folder, prefix, current, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)
 
 
-def _locate(path, sdmx_rows: str, encoding: str | None) -> tuple[Path, Path, str, str | None]:
-    """(resolved source, cache folder, source key prefix, checked encoding); the source must exist."""
+def _lookup(path, sdmx_rows: str, encoding: str | None):
+    """(resolved source, cache folder, source key prefix, checked encoding, source stat key, fresh
+    cached file or None), after this process's background conversion of it; the source must exist."""
     check_sdmx_rows(sdmx_rows)
     encoding = check_encoding(encoding)
     source = Path(path).expanduser()
     if not source.exists():
         raise FileNotFoundError(f"CRS source not found: {printable(source)}")
     source = source.resolve()
-    return source, cache_dir(), _prefix(source, sdmx_rows, encoding), encoding
+    folder, prefix = cache_dir(), _prefix(source, sdmx_rows, encoding)
+    background.wait(prefix, source)
+    current = stat_key(source)
+    manifest = _load_manifest(_manifest_path(folder, prefix))
+    fresh = _describes(manifest, current) and verify(folder / manifest["data"], manifest) is None
+    return source, folder, prefix, encoding, current, folder / manifest["data"] if fresh else None
 
 
-def _fresh(folder: Path, manifest: dict | None, current: list[int]) -> Path | None:
-    """The cached file when ``manifest`` describes the source as it is now and the file checks out."""
-    if manifest and manifest.get("source_stat") == current and manifest.get("key") == _content_key(
-            manifest.get("fingerprint", "")) and verify(folder / manifest["data"], manifest) is None:
-        return folder / manifest["data"]
-    return None
+def _describes(manifest: dict | None, current: list[int]) -> bool:
+    """Whether ``manifest`` was written for the source as it is now, with this package's format and rules."""
+    return bool(manifest) and manifest.get("source_stat") == current and manifest.get("key") == _content_key(
+        manifest.get("fingerprint", ""))
 
 
 def _under_lock(source: Path, folder: Path, prefix: str, current: list[int], **options) -> tuple[Path, bool]:
@@ -206,8 +210,7 @@ def _under_lock(source: Path, folder: Path, prefix: str, current: list[int], **o
                 if manifest.get("source_stat") != current and file_checksum(source) == manifest.get("fingerprint"):
                     manifest["source_stat"] = current  # same bytes (touched, copied back): keep the cache
                     atomic_write(manifest_file, json.dumps(manifest, indent=1))
-                if manifest.get("source_stat") == current and manifest.get("key") == _content_key(
-                        manifest.get("fingerprint", "")):
+                if _describes(manifest, current):
                     problem = verify(folder / manifest["data"], manifest)
                     if problem is None:
                         CACHE_STATS["hits"] += 1
@@ -235,35 +238,24 @@ class FirstRead:
     options: dict
 
     def convert_in_background(self) -> None:
-        """Convert into the cache in a thread (DuckDB leaves the interpreter free meanwhile).
-
-        The thread is not a daemon: a script that ends waits for it, so the
-        cache is there next time. The next read or ``ingest`` of the same
-        source in this process waits for it and reports a failure (a
-        :class:`CRSCacheWarning`); the conversion is then tried again.
-        """
-        current = stat_key(self.source)
-
-        def work():
-            try:
-                _under_lock(self.source, self.folder, self.prefix, current, progress=False,
-                            layout=self.layout, **self.options)
-            except BaseException as error:  # noqa: BLE001 - reported by the next read
-                _BACKGROUND_ERRORS[self.prefix] = error
-
+        """Convert into the cache in a thread (:mod:`oda_data.crs.background`; DuckDB leaves
+        the interpreter free meanwhile). The next read or ``ingest`` of the source waits for it."""
         CACHE_STATS["background"] += 1
-        thread = threading.Thread(target=work, name=f"oda_data: caching {self.source.name}")
-        _BACKGROUND[self.prefix] = (thread, self.source)
-        thread.start()
+        background.start(self.prefix, self.source, functools.partial(
+            _under_lock, self.source, self.folder, self.prefix, stat_key(self.source), progress=False,
+            layout=self.layout, **self.options))
 
 
 def first_read(path, *, sdmx_rows: str = "auto", encoding: str | None = None) -> FirstRead | None:
     """A :class:`FirstRead` when ``path`` is bulk text of at least :data:`ANSWER_FIRST_BYTES`
     that DuckDB reads directly and the cache has no fresh copy; else None (read through the cache)."""
-    source, folder, prefix, encoding = _locate(path, sdmx_rows, encoding)
-    _wait_for_background(prefix, source)
-    current = stat_key(source)
-    if current[0] < ANSWER_FIRST_BYTES or _fresh(folder, _load_manifest(_manifest_path(folder, prefix)), current):
+    source, folder, prefix, encoding, current, hit = _lookup(path, sdmx_rows, encoding)
+    return None if hit is not None else _first_read(source, folder, prefix, current, sdmx_rows, encoding)
+
+
+def _first_read(source: Path, folder: Path, prefix: str, current: list[int], sdmx_rows: str,
+                encoding: str | None) -> FirstRead | None:
+    if current[0] < ANSWER_FIRST_BYTES:
         return None
     layout = detect_layout(source, encoding)
     if layout.kind != "bulk_text" or not layout.duckdb_reads_directly or bulk_columns(layout)[1]:
@@ -273,19 +265,7 @@ def first_read(path, *, sdmx_rows: str = "auto", encoding: str | None = None) ->
 
 def wait_for_background() -> None:
     """Wait for this process's background conversions (a failure is a :class:`CRSCacheWarning`)."""
-    for prefix, (_, source) in list(_BACKGROUND.items()):
-        _wait_for_background(prefix, source)
-
-
-def _wait_for_background(prefix: str, source: Path) -> None:
-    thread, _ = _BACKGROUND.pop(prefix, (None, None))
-    if thread is not None:
-        thread.join()
-    error = _BACKGROUND_ERRORS.pop(prefix, None)
-    if error is not None:
-        warnings.warn(f"converting {printable(source)} into the cache in the background failed "
-                      f"({printable(str(error).splitlines()[0] if str(error) else type(error).__name__)}); "
-                      "the next read converts it again", CRSCacheWarning, stacklevel=3)
+    background.wait_all()
 
 
 def _convert(source: Path, folder: Path, prefix: str, *, progress: bool, sdmx_rows: str,

@@ -17,3 +17,7 @@ class CRSFormatError(ValueError):
 
 class CRSLayoutWarning(UserWarning):
     """A reader made a documented choice the user should know about (e.g. DD over _T)."""
+
+
+class CRSCacheWarning(UserWarning):
+    """A cached file was damaged and is being rebuilt, or a background conversion failed."""

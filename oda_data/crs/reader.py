@@ -129,18 +129,21 @@ def read_crs(
     filters = {name: values for name, values in (
         ("donor_code", donor_codes), ("recipient_code", recipient_codes), ("purpose_code", purpose_list),
         ("year", year_list), ("theme", theme_list)) if values is not None}
-    first = cache.first_read(source, sdmx_rows=sdmx_rows, encoding=encoding)
-    if first is not None and all(set(values) <= codes.known_codes(kind) for kind, values in (
-            (kind, filters.get(f"{kind}_code", ())) for kind in ("donor", "recipient", "purpose"))):
+    # Codes in neither code table: checked against the file's own codes, which the cache answers.
+    unknown = [(name, kind, parameter) for name, kind, parameter in (
+        ("donor_code", "donor", "donors"), ("recipient_code", "recipient", "recipients"),
+        ("purpose_code", "purpose", "purpose_codes")) if set(filters.get(name, ())) - codes.known_codes(kind)]
+    cached, converted = cache.ingest_and_say(source, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding,
+                                             answer_first=not unknown)
+    if isinstance(cached, cache.FirstRead):
         # A large file's first read: answered from the file, cached in the background.
         output = wanted or [*CANONICAL_COLUMNS, *(THEME_COLUMNS if theme_list is not None else ())]
-        table, notes = engine.answer(first.layout, output, filters)
+        table, notes = engine.answer(cached.layout, output, filters)
         for note in notes:
             warnings.warn(note, CRSLayoutWarning, stacklevel=2)
-        first.convert_in_background()
+        cached.convert_in_background()
         return table.to_pandas(types_mapper=pd.ArrowDtype)
 
-    cached, converted = cache.ingest_and_say(source, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)
     manifest = cache.read_metadata(cached)
     if not converted:  # cache hit: repeat the reader's notes
         for category, note in manifest.get("notes", ()):
@@ -151,12 +154,8 @@ def read_crs(
     if codes.selects_nothing(*filters.values()):
         return engine.query(cached, output, {"year": []}).to_pandas(types_mapper=pd.ArrowDtype)
     code_filters = {name: values for name, values in filters.items() if name != "theme"}
-    for (name, values), kind, parameter in zip(
-        ((n, code_filters.get(n)) for n in ("donor_code", "recipient_code", "purpose_code")),
-        ("donor", "recipient", "purpose"), ("donors", "recipients", "purpose_codes"),
-    ):
-        if values and set(values) - codes.known_codes(kind):
-            # "present": in the rows the code and year filters keep (themes aside).
-            codes.check_filter_codes(values, engine.distinct(cached, name, code_filters), kind, parameter, source)
+    for name, kind, parameter in unknown:
+        # "present": in the rows the code and year filters keep (themes aside).
+        codes.check_filter_codes(filters[name], engine.distinct(cached, name, code_filters), kind, parameter, source)
     table = engine.query(cached, output, filters)
     return table.to_pandas(types_mapper=pd.ArrowDtype)
