@@ -39,13 +39,20 @@ def _ingest(args: argparse.Namespace) -> int:
     return status
 
 
-def _cache_list(args: argparse.Namespace) -> int:
+def _in_cache_folder(action: str, work):
+    """(cache folder, ``work()``), or None after one line naming the path on stderr."""
     try:
-        folder = cache.cache_dir()
-        entries = cache.list_cache()
+        return cache.cache_dir(), work()
     except OSError as error:
-        print(f"oda-data cache list: {printable(error)}", file=sys.stderr)
+        print(f"oda-data cache {action}: {printable(error)}", file=sys.stderr)
+        return None
+
+
+def _cache_list(args: argparse.Namespace) -> int:
+    found = _in_cache_folder("list", cache.list_cache)
+    if found is None:
         return 1
+    folder, entries = found
     print(printable(f"cache folder: {folder}"))
     if not entries:
         print("(empty)")
@@ -58,12 +65,10 @@ def _cache_list(args: argparse.Namespace) -> int:
 
 
 def _cache_clear(args: argparse.Namespace) -> int:
-    try:
-        folder = cache.cache_dir()
-        removed = cache.clear_cache()
-    except OSError as error:
-        print(f"oda-data cache clear: {printable(error)}", file=sys.stderr)
+    found = _in_cache_folder("clear", cache.clear_cache)
+    if found is None:
         return 1
+    folder, removed = found
     print(printable(f"removed {removed} cached file(s) from {folder}"))
     return 0
 

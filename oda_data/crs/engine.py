@@ -17,7 +17,7 @@
   handed to DuckDB as an Arrow table;
 * every number is checked in SQL: amounts must be finite, codes whole and
   within :data:`~oda_data.crs.schema.VALID_RANGES` / ``CODE_RANGE``; a bad
-  value aborts the ``COPY`` and :func:`_locate` finds its line;
+  value aborts the ``COPY`` and :func:`_bad_value` finds its line;
 * ``theme``/``theme_rule`` come from :func:`oda_data.crs.themes.theme_sql`.
 
 Rows keep the source's order. **Queries** (:func:`query`) are one ``SELECT``
@@ -363,9 +363,12 @@ def query(cached: Path, columns: list[str], filters: dict[str, list]) -> pa.Tabl
     sql = (f"SELECT {select} FROM read_parquet({_literal(cached)}, file_row_number=true)"
            + (f" WHERE {where}" if where else "") + " ORDER BY file_row_number")
     table = connection().sql(sql).to_arrow_table()
-    if not columns:
-        table = table.drop_columns(["__none"])
-    return table.cast(pa.schema([CACHE_ARROW_SCHEMA.field(name) for name in columns]))
+    return _as_cached(table.drop_columns(["__none"]) if not columns else table, columns)
+
+
+def _as_cached(table: pa.Table, columns: list[str]) -> pa.Table:
+    """``columns`` of ``table`` with the cache's types."""
+    return table.select(columns).cast(pa.schema([CACHE_ARROW_SCHEMA.field(name) for name in columns]))
 
 
 def distinct(cached: Path, column: str, filters: dict[str, list]) -> list[int]:
@@ -400,4 +403,4 @@ def answer(source: Source, columns: list[str], filters: dict[str, list]) -> tupl
             return cursor.sql(f"SELECT * FROM ({tagged}) WHERE {themes}").to_arrow_table()
 
         table, notes = _bulk_text(cursor, source, source.path, None, run)
-    return table.select(columns).cast(pa.schema([CACHE_ARROW_SCHEMA.field(name) for name in columns])), notes
+    return _as_cached(table, columns), notes
