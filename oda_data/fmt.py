@@ -301,14 +301,33 @@ def _cell(formatter: str | Callable) -> Callable:
 
 
 class Table(Styler):
-    """A Styler whose plain-text form is stable (no memory address in stored outputs)."""
+    """A Styler whose plain-text form is stable (no memory address in stored outputs).
+
+    Beside its HTML, the table's output carries its frame as ``text/csv`` (every
+    column, ``csv_only`` ones included, at full precision) with the metadata
+    ``{"text/csv": {"name": <caption as a slug>}}``: the reports site writes
+    the table's download from that, never from the HTML.
+    """
+
+    plain_caption: str | None = None
 
     def __repr__(self) -> str:
-        caption = f"{self.plain_caption}: " if getattr(self, "plain_caption", None) else ""
-        return f"<table {caption}{len(self.data)} rows x {len(self.data.columns)} columns>"
+        caption = f"{self.plain_caption}: " if self.plain_caption else ""
+        shown = len(self.data.columns) - len(self.hidden_columns)
+        return f"<table {caption}{len(self.data)} rows x {shown} columns>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        name = re.sub(r"[^a-z0-9]+", "-", (self.plain_caption or "table").lower()).strip("-") or "table"
+        return {"text/csv": self.data.to_csv(index=False)}, {"text/csv": {"name": name}}
 
 
-def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None, caption: str | None = None) -> Table:
+def table(
+    df: pd.DataFrame,
+    formats: Mapping[str, str | Callable] | None = None,
+    caption: str | None = None,
+    *,
+    csv_only: Iterable[str] = (),
+) -> Table:
     """A DataFrame as an HTML table for notebooks and the reports site.
 
     Parameters
@@ -319,7 +338,10 @@ def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None,
         Column -> format string ("{:,.1f}") or function (``fmt.money``...).
         Other numeric columns get thousands separators and at most two decimals.
     caption : str, optional
-        Plain text shown above the table.
+        Plain text shown above the table; also names its CSV download.
+    csv_only : columns, optional
+        Columns kept in the table's CSV (``text/csv`` output) but not shown:
+        the numbers behind a text column ("approximately $6 billion").
 
     Returns
     -------
@@ -329,14 +351,17 @@ def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None,
         HTML-escaped with "$" as ``&#36;``, missing values blank, and the
         table classed :data:`MATHJAX_IGNORE`.
     """
-    formats = dict(formats or {})
-    unknown = [column for column in formats if column not in df.columns]
-    if unknown:
-        raise ValueError(f"fmt.table: formats name column(s) {unknown} not in the table; columns: {list(df.columns)}")
-    content = df.to_csv(index=False) + "\n" + repr(sorted(map(str, formats))) + "\n" + (caption or "")
+    formats, csv_only = dict(formats or {}), list(csv_only)
+    for what, names in (("formats", formats), ("csv_only", csv_only)):
+        unknown = [column for column in names if column not in df.columns]
+        if unknown:
+            raise ValueError(f"fmt.table: {what} name column(s) {unknown} not in the table; columns: {list(df.columns)}")
+    content = df.to_csv(index=False) + "\n" + repr(sorted(map(str, formats))) + repr(csv_only) + "\n" + (caption or "")
     uuid = "oda_" + hashlib.sha256(content.encode()).hexdigest()[:10]
     styler = Table(df, uuid=uuid, cell_ids=False)
     styler.hide(axis="index")
+    if csv_only:
+        styler.hide(subset=csv_only, axis="columns")
     for position, column in enumerate(df.columns):
         formatter = formats.get(column) or _default_format(df[column])
         styler.format(_cell(formatter), subset=df.columns[[position]], na_rep="")

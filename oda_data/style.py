@@ -31,12 +31,14 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "KIND_COLORS",
+    "THEME_COLORS",
     "SOURCE",
     "context",
     "finish",
     "path",
     "show",
     "svg",
+    "theme_color",
     "use",
 ]
 
@@ -51,9 +53,30 @@ KIND_COLORS = {
     "output": "#56B4E9",
     "initiative": "#999999",
 }
+#: One colour per theme (oda_data.THEMES ids), the same in every chart that shows themes:
+#: Paul Tol's colour-blind-safe "muted" palette, nine colours, one each.
+THEME_COLORS = {
+    "police_capacity": "#332288",
+    "counter_terrorism": "#CC6677",
+    "transnational_organized_crime": "#DDCC77",
+    "drug_trafficking": "#117733",
+    "trafficking_in_persons": "#88CCEE",
+    "money_laundering": "#882255",
+    "maritime_security": "#44AA99",
+    "outer_space": "#999933",
+    "cyberspace": "#AA4499",
+}
 # Settings the SVG needs whatever style is active when it is written.
 _SVG_RC = {"svg.hashsalt": "oda_data", "svg.fonttype": "none"}
 _SVG_METADATA = {"Date": None, "Creator": None}
+
+
+def theme_color(theme_id: str) -> str:
+    """The colour of ``theme_id`` in every chart; a ValueError lists the valid ids."""
+    try:
+        return THEME_COLORS[theme_id]
+    except KeyError:
+        raise ValueError(f"style.theme_color: unknown theme {theme_id!r}; expected one of: {', '.join(THEME_COLORS)}") from None
 
 
 def path() -> Path:

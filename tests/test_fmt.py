@@ -147,3 +147,22 @@ def test_table_ids_differ_between_tables_and_formats_must_name_columns():
     assert fmt.read_table(fmt.table(pd.DataFrame({"x": [1.5, 2.0]}), formats={"x": "{:.1f}"}).to_html())["x"].tolist() == ["1.5", "2.0"]
     with pytest.raises(ValueError, match=r"formats name column\(s\) \['money'\] not in the table"):
         fmt.table(_frame(), formats={"money": fmt.money})
+
+
+def test_table_output_carries_its_frame_as_csv_with_csv_only_columns_hidden_in_html():
+    import pandas as pd
+    from IPython.core.formatters import DisplayFormatter
+
+    frame = pd.DataFrame({"What": ["Asia <b>"], "Amount": ["approximately $6 billion"], "usd": [6e9 + 0.125]})
+    data, metadata = DisplayFormatter().format(fmt.table(frame, caption="USD: pledged", csv_only=["usd"]))
+    assert data["text/csv"] == "What,Amount,usd\nAsia <b>,approximately $6 billion,6000000000.125\n"
+    assert metadata["text/csv"] == {"name": "usd-pledged"}
+    assert "6000000000" not in data["text/html"] and ">usd<" not in data["text/html"]
+    assert data["text/plain"] == "<table USD: pledged: 1 rows x 2 columns>"
+
+
+def test_table_refuses_csv_only_columns_it_does_not_have():
+    import pandas as pd
+
+    with pytest.raises(ValueError, match=r"csv_only name column\(s\) \['usd'\]"):
+        fmt.table(pd.DataFrame({"a": [1]}), csv_only=["usd"])

@@ -64,3 +64,12 @@ def test_finish_writes_the_source_line_and_title():
     assert texts == [style.SOURCE + ". Amounts as the chapter states them."]
     assert fig.axes[0].get_title(loc="left") == "Money $ by theme"
     plt.close(fig)
+
+
+def test_every_theme_has_one_distinct_colour():
+    from oda_data import THEMES
+
+    assert list(style.THEME_COLORS) == list(THEMES)
+    assert len(set(style.THEME_COLORS.values())) == len(THEMES)
+    with pytest.raises(ValueError, match="expected one of: police_capacity"):
+        style.theme_color("piracy")
