@@ -1,16 +1,12 @@
-"""Money in one currency and one price base, for every DAC provider.
+"""Money in one currency and one price base, for every DAC provider (table: ``data/dac_rates.md``).
 
-The OECD DAC exchange rates and deflators of every provider ship as a table
-(``data/dac_rates.csv``, described in ``data/dac_rates.md``; :func:`dac_rates`).
-DAC method: an amount is put in current US dollars at the year's average rate,
-then in constant prices by dividing by the donor's DAC deflator (USD terms,
-``base_year`` = 100); constant yen are constant dollars at the base year's rate.
-The default donor is Japan (701). A currency's rate is the donor's when the
-donor reports in it, else its provider's (EUR: EU Institutions, 918; CHF: 11).
-An amount over a period ("over 2016-2018") takes the **mean of the rates and
-deflators of the period's years** (as if spent evenly); an open period ("since
-2007") ends at :func:`convert`'s ``default_year``: the package's conventions,
-not the chapter's, which does not say when the money was spent.
+DAC method: current USD at the year's average rate, then constant prices by dividing
+by the donor's DAC deflator (USD terms, ``base_year`` = 100); constant yen are constant
+dollars at the base year's rate. Default donor: Japan (701). A currency's rate is the
+donor's when it reports in it, else its provider's (EUR: EU Institutions, 918; CHF: 11).
+An amount over a period takes the **mean of the rates and deflators of its years** (as
+if spent evenly); an open period ("since 2007") ends at ``default_year``: the package's
+conventions, not the chapter's, which does not say when the money was spent.
 """
 from __future__ import annotations
 
@@ -25,10 +21,8 @@ import pandas as pd
 
 #: The chapter's currencies: the notebooks' ``currency`` choices (every currency of :func:`dac_rates` converts).
 CURRENCIES = ("USD", "JPY")
-#: Price bases accepted by :func:`convert`.
-PRICES = ("current", "constant")
-#: The default donor: Japan.
-JAPAN = 701
+PRICES = ("current", "constant")  #: price bases
+JAPAN = 701  #: the default donor
 _REFERENCE = {"EUR": 918, "CHF": 11}  # currencies of several providers: whose rate is the currency's
 
 
@@ -39,8 +33,7 @@ def _read(name: str) -> pd.DataFrame:
 
 
 def dac_rates() -> pd.DataFrame:
-    """The shipped table, a row per provider (or DAC aggregate) and year: ``donor_code``, ``donor_name``,
-    ``iso3``, ``currency``, ``year``, ``exchange_rate`` (per USD; NaN: the DAC has dollars only), ``deflator``."""
+    """The shipped table (columns: ``data/dac_rates.md``), a row per DAC donor code and year."""
     return _read("dac_rates.csv").copy()
 
 
@@ -50,8 +43,7 @@ def rates_table() -> pd.DataFrame:
 
 
 @lru_cache(maxsize=1)
-def _facts() -> tuple[dict, dict, tuple]:
-    """(donor, year) -> (currency, rate, deflator); donor -> (name, iso3); the currencies, USD and JPY first."""
+def _facts() -> tuple[dict, dict, tuple]:  # (donor, year) -> (currency, rate, deflator); donor -> (name, iso3)
     t = _read("dac_rates.csv")
     entries = {(d, y): (c, r, f) for d, y, c, r, f in zip(t.donor_code, t.year, t.currency, t.exchange_rate, t.deflator)}
     donors = {int(c): (n, "" if pd.isna(i) else i) for c, n, i in zip(t.donor_code, t.donor_name, t.iso3)}
@@ -59,7 +51,6 @@ def _facts() -> tuple[dict, dict, tuple]:
 
 
 def _unknown(what: str, value, choices: dict) -> ValueError:
-    """``choices``: each valid value with its other spellings (name, ISO code) for the "did you mean"."""
     labels = {c: " ".join(map(str, (c, *names[:1]))) for c, names in choices.items()}
     spellings = {str(s).lower(): c for c, names in choices.items() for s in (c, *names) if s}
     close = difflib.get_close_matches(str(value).strip().lower(), list(spellings), n=1, cutoff=0.75)
@@ -76,7 +67,6 @@ def _check(*currencies: str, prices: str = "current") -> None:
 
 
 def _year(value, what: str = "year") -> int:
-    """A whole year: an int, or a float without fraction (a column with NA); never a bool."""
     if isinstance(value, bool) or not isinstance(value, Real) or not float(value).is_integer():
         raise ValueError(f"{what} must be an integer year, got {value!r}")
     return int(value)
@@ -109,7 +99,7 @@ def _entry(donor: int, year, what: str = "year") -> tuple[str, float, float]:
 def _rate(currency: str, year, donor: int | None, *, strict: bool = False) -> float:
     """``currency`` per US dollar: the donor's own rate for its currency, else the currency's."""
     _check(currency)
-    own = _entry(JAPAN if donor is None else donor, year)[0]
+    own = _entry(JAPAN if donor is None else donor, year)[0]  # also checks the year
     if currency == "USD":
         return 1.0
     if strict and donor is not None and own != currency:
@@ -125,11 +115,7 @@ def _rate(currency: str, year, donor: int | None, *, strict: bool = False) -> fl
 
 
 def exchange_rate(year: int, currency: str = "JPY", *, donor: int | None = None) -> float:
-    """Units of ``currency`` per US dollar in ``year``, DAC annual average.
-
-    With ``donor`` (a DAC provider code: 5 Germany) the donor's own rate, in its
-    currency; else the currency's. :class:`ValueError` for a year the table
-    lacks, a fractional year, an unknown currency or donor.
+    """``currency`` per US dollar in ``year`` (DAC annual average); with ``donor`` (5 Germany) its own rate.
 
     >>> exchange_rate(2018), exchange_rate(2018, "EUR", donor=5)
     (110.4378, 0.8473)
@@ -138,9 +124,7 @@ def exchange_rate(year: int, currency: str = "JPY", *, donor: int | None = None)
 
 
 def deflator(year: int, base_year: int = 2022, *, donor: int | None = None) -> float:
-    """The donor's DAC deflator (default Japan's) for ``year``, rebased so that ``base_year`` = 100.
-
-    Constant-price USD = current USD / (deflator / 100).
+    """The donor's (default Japan's) DAC deflator, ``base_year`` = 100: constant USD = USD / (deflator / 100).
 
     >>> deflator(2018), round(deflator(2018, donor=302), 2)
     (117.09, 86.71)
@@ -173,7 +157,6 @@ def _mean(values: Iterable[float]) -> float:
 
 
 def _parts(currency: str, years: list[int], to: str, prices: str, base_year, donor) -> tuple[float, float, float]:
-    """amount / from-rate / (deflator / 100) * to-rate: the three numbers (1.0 for current prices)."""
     from_rate = _mean(_rate(currency, y, donor) for y in years)
     if prices == "current":
         return from_rate, 1.0, _mean(_rate(to, y, donor) for y in years)
@@ -183,10 +166,7 @@ def _parts(currency: str, years: list[int], to: str, prices: str, base_year, don
 def convert_amount(amount: float, currency: str, *, year: int | None = None, period_start: int | None = None,
                    period_end: int | None = None, to: str = "USD", prices: str = "current",
                    base_year: int = 2022, donor: int | None = None) -> float:
-    """Convert one amount of ``donor`` (default Japan) to ``to`` currency in ``prices`` terms.
-
-    Its years: the period ``period_start``..``period_end`` when both are given
-    (the mean rate and deflator), else ``year``.
+    """One amount of ``donor`` (default Japan) in ``to`` and ``prices``; its years: the period if given, else ``year``.
 
     >>> round(convert_amount(120e6, "USD", period_start=2016, period_end=2018, to="JPY") / 1e9, 2)
     13.26
@@ -203,15 +183,13 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
             fallback_donor: int | None = None) -> pd.DataFrame:
     """Return a copy of ``frame`` with its amounts also in one currency and price base.
 
-    ``amount``: the column (or columns) of amounts; each gets ``<amount>_<to>_<prices>``
-    (or ``column``) in the same unit, NaN where it has none. ``currency``: the
-    column of currency codes, or one code for every row (``"USD"``: a CRS frame).
-    ``donor``: a DAC provider code, or the column of codes (``"donor_code"``);
-    default Japan. A donor the table lacks (multilaterals, private donors) is an
-    error unless ``fallback_donor`` says whose rates to use (the analyst's
-    choice, e.g. 20002 "Multilaterals organisations"). Years: the row's period,
-    else ``year``, else ``default_year`` (for the White Paper its ``REPORT_YEAR``),
-    which also ends an open period. An error names the row (``record_id``).
+    ``amount``: the column(s) of amounts; each gets ``<amount>_<to>_<prices>`` (or
+    ``column``), same unit. ``currency``: the column of codes, or one code for all
+    rows (``"USD"``: CRS). ``donor``: a DAC provider code or the column of codes
+    (``"donor_code"``); default Japan. A donor the table lacks is an error unless
+    ``fallback_donor`` says whose rates to use (the analyst's choice: 20002
+    Multilaterals). Years: the row's period, else ``year``, else ``default_year``
+    (the White Paper's ``REPORT_YEAR``), which ends an open period. Errors name the row.
     """
     _check(to, prices=prices)
     by_column = isinstance(donor, str)
@@ -238,7 +216,6 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
         key = (code, default_year if year is None else year, start, end, who)
         try:
             if has_amount and key not in parts:
-                _check(code)
                 parts[key] = _parts(code, _years(*key[1:4]), to, prices, base_year, None if who is None else _donor(who))
         except ValueError as error:
             hint = "; pass fallback_donor= for donors the table lacks" if "unknown donor" in str(error) else ""
@@ -256,16 +233,13 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
 def stated_in(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
     """The amount the chapter itself gives in ``currency`` for each row, if any.
 
-    A row in ``currency`` gives its own amount; a row restated by another record
-    (``equivalent_of``: "$120 million (approximately ¥14 billion)") gives that
-    record's, and the other way round: where the chapter states the currency,
-    its figure (and "approximately") is used, not a conversion. Returns
-    ``stated_amount`` (NaN where none) and ``stated_approximate``, aligned with ``frame``.
+    A row restated by another record (``equivalent_of``: "$120 million (approximately
+    ¥14 billion)") gives that record's, and the other way round: the chapter's figure
+    and "approximately", not a conversion. ``stated_amount`` (NaN: none), ``stated_approximate``.
     """
     _check(currency)
     by_id = frame.set_index("record_id")[["amount", "currency", "approximate"]]
-    links = frame.dropna(subset=["equivalent_of"])
-    pairs = dict(zip(links["record_id"], links["equivalent_of"]))
+    pairs = dict(frame.dropna(subset=["equivalent_of"])[["record_id", "equivalent_of"]].itertuples(index=False))
     pairs.update({original: restated for restated, original in pairs.items()})
     amounts, approximate = [], []
     for record_id, own_currency in zip(frame["record_id"], frame["currency"]):
