@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from functools import lru_cache
 from importlib import resources
-from numbers import Integral, Real
+from numbers import Real
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -72,8 +72,8 @@ def _year(value, what: str = "year") -> int:
     return int(value)
 
 
-def _known(donor) -> bool:
-    return isinstance(donor, Integral) and not isinstance(donor, bool) and int(donor) in _facts()[1]
+def _known(donor) -> bool:  # a code, also as a whole float (a column with NA); never a bool
+    return isinstance(donor, Real) and not isinstance(donor, bool) and donor in _facts()[1]
 
 
 def _donor(donor) -> int:
@@ -148,7 +148,7 @@ def _years(year=None, period_start=None, period_end=None) -> list[int]:
 
 
 def _present(value) -> bool:
-    return value is not None and value is not pd.NA and not (isinstance(value, float) and np.isnan(value))
+    return not (value is None or value is pd.NA or (isinstance(value, Real) and np.isnan(value)))
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -198,7 +198,7 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
     fixed = currency if currency not in frame.columns and currency in _facts()[2] else None
     missing = [c for c in (*amounts, *([] if fixed else [currency]), *([donor] if by_column else [])) if c not in frame]
     if missing or not amounts:
-        raise KeyError(f"convert() needs column(s) {missing or amounts}; the frame has {list(frame.columns)}")
+        raise KeyError(f"convert() needs column(s) {missing or 'an amount column'}; the frame has {list(frame.columns)}")
     fallback = None if fallback_donor is None else _donor(fallback_donor)
 
     def cells(name, default=None) -> list:
@@ -207,7 +207,7 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
     parts, found = {}, []
     for index, record, year, start, end, code, who, has_amount in zip(
             frame.index, cells("record_id"), cells("year"), cells("period_start"), cells("period_end"),
-            cells(currency, fixed), cells(donor) if by_column else cells("", donor), frame[amounts].notna().any(axis=1)):
+            cells(currency, fixed), cells(donor if by_column else None, donor), frame[amounts].notna().any(axis=1)):
         year, start, end = (v if _present(v) else None for v in (year, start, end))
         if start is not None and end is None and default_year is not None:
             end = max(_year(start, "period start"), _year(default_year, "default_year"))  # an open period

@@ -122,6 +122,7 @@ def test_money_label():
     assert oda_data.money_label("JPY", "constant", 2018) == "JPY, constant 2018 prices"
 
 
+@pytest.mark.shared_data
 def test_table_agrees_with_the_real_oecd_file(shared_data):
     """The shipped table repeats the OECD DAC release in ../shared/data (rounded)."""
     real = pd.read_parquet(shared_data / "rates" / "dac_exchange_deflator_2024-12-02.parquet")
@@ -161,6 +162,7 @@ def _generator():
     return generator
 
 
+@pytest.mark.shared_data
 def test_shipped_tables_are_what_the_generator_derives(shared_data):
     derived = _generator().derive_tables(shared_data / "rates" / RATES_PARQUET,
                                          shared_data / "codelists" / "provider_codelist_5.json")
@@ -169,6 +171,7 @@ def test_shipped_tables_are_what_the_generator_derives(shared_data):
         assert (DATA / name).read_text(encoding="utf-8") == text, f"{name}: run tests/fixtures/make_rates_table.py"
 
 
+@pytest.mark.shared_data
 def test_table_repeats_every_row_of_the_oecd_file(shared_data):
     """Every row of the release is in the table: rates to its 6 decimals (less its noise), deflators to 2."""
     real = pd.read_parquet(shared_data / "rates" / RATES_PARQUET).astype({"pydeflate_DAC_DEFLATOR": "float64"})
@@ -275,6 +278,11 @@ def test_bad_donor_currency_or_year_says_what_is_valid(call, message):
     lambda: convert_amount(1.0, "USD", year=2018, prices="constant", base_year=2018.5),
     lambda: oda_data.convert(pd.DataFrame({"amount": [1.0], "currency": ["USD"], "year": [2018.5]})),
     lambda: oda_data.convert(pd.DataFrame({"amount": [1.0], "currency": ["USD"], "year": [2018]}), base_year=2018.5),
+    lambda: oda_data.convert(pd.DataFrame({"amount": [1.0], "currency": ["USD"], "period_start": [2016.5],
+                                           "period_end": [2018]})),
+    lambda: oda_data.convert(pd.DataFrame({"amount": [1.0], "currency": ["USD"]}), default_year=2018.5),
+    lambda: oda_data.convert(pd.DataFrame({"amount": [1.0], "currency": ["USD"], "period_start": [2016]}),
+                             default_year=2018.5),
 ])
 def test_a_fractional_or_bool_year_is_refused_everywhere(call):
     with pytest.raises(ValueError, match=r"must be an integer year, got (2018\.5|2016\.5|True|False)"):
@@ -331,3 +339,18 @@ def test_crs_frame_donor_the_table_lacks_is_an_error_or_the_chosen_fallback():
         oda_data.convert(crs.drop(index=1), amount="usd_disbursement", currency="USD", donor="donor_code")
     with pytest.raises(KeyError, match=r"needs column\(s\) \['donor'\]"):
         oda_data.convert(crs, amount="usd_disbursement", currency="USD", donor="donor")
+
+
+def test_crs_frame_read_by_pandas_with_float_codes_and_a_currency_column():
+    # pandas reads a code column with a blank as float: 5.0 is donor 5, a blank has no amount here
+    frame = pd.DataFrame({"year": [2018.0, None], "donor_code": [5.0, None], "amount": [0.8473, None],
+                          "currency": ["EUR", None]})
+    out = oda_data.convert(frame, donor="donor_code")
+    assert out.at[0, "amount_usd_current"] == pytest.approx(1.0) and pd.isna(out.at[1, "amount_usd_current"])
+    frame.loc[1, ["amount", "currency", "year", "donor_code"]] = [1.0, "XYZ", 2018.0, 5.0]
+    with pytest.raises(ValueError, match=r"cannot convert row 1: unknown currency 'XYZ'"):
+        oda_data.convert(frame, donor="donor_code")
+    with pytest.raises(KeyError, match="needs column"):
+        oda_data.convert(frame, amount=[])
+    empty = oda_data.convert(_crs_frame().iloc[:0], amount="usd_disbursement", currency="USD", donor="donor_code")
+    assert list(empty.columns)[-1] == "usd_disbursement_usd_current" and empty.empty
