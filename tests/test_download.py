@@ -354,28 +354,31 @@ def test_resume_after_the_server_drops_the_connection(server, crs_zip, ingested,
 def test_a_part_left_by_an_earlier_run_is_resumed(server, crs_zip, ingested, tmp_path):
     route = Route(body=crs_zip)
     url = server.add("/files/crs2018.zip", route)
-    # An earlier run stopped after 1000 bytes.
+    # An earlier run stopped after 1000 bytes; its sidecar kept the server's ETag.
+    etag = '"' + hashlib.md5(crs_zip).hexdigest() + '"'
     (tmp_path / "crs2018.part").write_bytes(crs_zip[:1000])
-    (tmp_path / "crs2018.part.json").write_text(json.dumps({"url": url, "etag": None}))
+    (tmp_path / "crs2018.part.json").write_text(json.dumps({"url": url, "etag": etag}))
 
     result = dl.download_crs(url=url, dest=tmp_path, **_fast())
 
     assert result.path.read_bytes() == crs_zip
-    assert [r.get("Range") for r in route.requests] == ["bytes=1000-"]
+    assert [(r.get("Range"), r.get("If-Range")) for r in route.requests] == [("bytes=1000-", etag)]
 
 
-def test_a_stale_part_that_glues_into_a_broken_file_is_downloaded_afresh(server, crs_zip, ingested, tmp_path):
+@pytest.mark.parametrize("validator", [None, '"an-older-etag"'])
+def test_a_part_that_cannot_be_checked_or_is_of_another_version_is_downloaded_afresh(
+        server, crs_zip, ingested, tmp_path, validator):
     route = Route(body=crs_zip)
     url = server.add("/files/crs2018.zip", route)
-    # An earlier run fetched the start of an older version of the file and the
-    # server gave no validator, so the resumed bytes do not belong together.
+    # An earlier run fetched the start of an older version: without a validator, or with the old
+    # ETag (the server answers the whole new file), resumed bytes would not belong together.
     older = _zip_bytes("CRS 2018 data.txt", _crs_text(600).replace(b"Coast", b"Const"))
     (tmp_path / "crs2018.part").write_bytes(older[:20000])
-    (tmp_path / "crs2018.part.json").write_text(json.dumps({"url": url}))
+    (tmp_path / "crs2018.part.json").write_text(json.dumps({"url": url, "etag": validator}))
 
     result = dl.download_crs(url=url, dest=tmp_path, **_fast())
 
-    assert [r.get("Range") for r in route.requests] == ["bytes=20000-", None]
+    assert [r.get("Range") for r in route.requests] == [None if validator is None else "bytes=20000-"]
     assert result.path.read_bytes() == crs_zip
 
 

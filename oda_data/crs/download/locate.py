@@ -1,10 +1,5 @@
-"""Locate the CRS bulk files in the annotations of the OECD dataflow message.
-
-The addresses are not fixed: the CRS dataflow's SDMX structure message lists
-them, one annotation per file, labelled ``"CRS-Parquet"``,
-``"CRS-reduced-parquet"`` or ``"CRS 2018 (dotStat format)"`` (with a
-``-vYYYYMMDD`` republish suffix).
-"""
+"""Locate the CRS bulk files: the CRS dataflow's SDMX structure message lists them, one annotation each
+(``"CRS-Parquet"``, ``"CRS-reduced-parquet"``, ``"CRS 2018 (dotStat format)"``, with a ``-vYYYYMMDD`` suffix)."""
 from __future__ import annotations
 
 import os
@@ -16,10 +11,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 
 from ..._text import one_line
-from .fetch import DEFAULT_TIMEOUT, Budget, DownloadError, OutOfTime, get, new_session, reason
+from .fetch import DEFAULT_TIMEOUT, Budget, DownloadError, OutOfTime, get, reason
 
 DEFAULT_DATAFLOW_URL = "https://sdmx.oecd.org/public/rest/dataflow/OECD.DCD.FSD/DSD_CRS@DF_CRS/latest"
-#: Prefix to which a bulk file id is appended when an annotation gives an id.
 DEFAULT_BULK_URL = "https://stats.oecd.org/wbos/fileview2.aspx?IDFile="
 DATAFLOW_URL_ENV_VAR = "ODA_OECD_DATAFLOW_URL"
 BULK_URL_ENV_VAR = "ODA_OECD_BULK_URL"
@@ -33,7 +27,6 @@ _YEAR = re.compile(r"^crs[\s_-]*(\d{4})\b", re.IGNORECASE)
 @dataclass(frozen=True)
 class BulkFile:
     """One bulk file: its label (without ``-vYYYYMMDD``), URL and republish version."""
-
     label: str
     url: str
     version: str | None = None
@@ -57,29 +50,21 @@ def _to_url(target: str, bulk_url: str) -> str | None:
 
 
 def parse_bulk_files(xml_text: str | bytes, *, bulk_url: str = DEFAULT_BULK_URL) -> dict[str, BulkFile]:
-    """Map each bulk-file label of a dataflow message (lower case) to its :class:`BulkFile`, in order.
-
-    Accepts an ``AnnotationText`` reading ``LABEL|URL`` or ``LABEL|FILE-ID``
-    (English preferred), or an ``AnnotationTitle`` with an ``AnnotationURL``
-    or a plain ``AnnotationText``. Raises :class:`DownloadError` on non-XML.
-    """
+    """Label (lower case) -> :class:`BulkFile`, from texts ``LABEL|URL`` or ``LABEL|FILE-ID`` (English first),
+    or an ``AnnotationTitle`` with an ``AnnotationURL`` or a plain text; DownloadError for non-XML."""
     try:
         root = ET.fromstring(xml_text)
     except ET.ParseError as error:
         raise DownloadError(f"the dataflow message is not valid XML ({error})") from None
     found: dict[str, BulkFile] = {}
     for annotation in (e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Annotation"):
-        parts = {"AnnotationTitle": None, "AnnotationURL": None}
-        texts = []
+        parts, texts = {}, []
         for child in annotation:
             name, value = child.tag.rsplit("}", 1)[-1], (child.text or "").strip()
-            if name == "AnnotationText":
-                lang = child.get("{http://www.w3.org/XML/1998/namespace}lang")
-                texts.append(({"en": 0, None: 1}.get(lang, 2), value))
-            else:
-                parts[name] = value
+            lang = {"en": 0, None: 1}.get(child.get("{http://www.w3.org/XML/1998/namespace}lang"), 2)
+            texts.append((lang, value)) if name == "AnnotationText" else parts.setdefault(name, value)
         texts = [text for _, text in sorted(texts, key=lambda item: item[0])]
-        title, link = parts["AnnotationTitle"], parts["AnnotationURL"]
+        title, link = parts.get("AnnotationTitle"), parts.get("AnnotationURL")
         candidates = [tuple(text.split("|", 1)) for text in texts if "|" in text]
         candidates += [(title, link)] if title and link else []
         candidates += [(title, text) for text in texts] if title and not candidates else []
@@ -96,17 +81,13 @@ def parse_bulk_files(xml_text: str | bytes, *, bulk_url: str = DEFAULT_BULK_URL)
 
 def fetch_bulk_files(dataflow_url: str | None = None, *, bulk_url: str | None = None,
                      budget: Budget | None = None, timeout=DEFAULT_TIMEOUT) -> dict[str, BulkFile]:
-    """Fetch the CRS dataflow message and return its bulk files (:func:`parse_bulk_files`).
-
-    The addresses default to ``$ODA_OECD_DATAFLOW_URL`` / ``$ODA_OECD_BULK_URL``,
-    then :data:`DEFAULT_DATAFLOW_URL` / :data:`DEFAULT_BULK_URL`.
-    """
+    """The bulk files the dataflow message lists (addresses default to the environment variables above)."""
     dataflow_url = dataflow_url or os.environ.get(DATAFLOW_URL_ENV_VAR) or DEFAULT_DATAFLOW_URL
     bulk_url = bulk_url or os.environ.get(BULK_URL_ENV_VAR) or DEFAULT_BULK_URL
     budget = budget or Budget.start()
     where = f"the CRS dataflow message {one_line(dataflow_url)}"
     try:
-        response = get(new_session(budget), dataflow_url, budget, timeout)
+        response = get(dataflow_url, budget, timeout)
     except (requests.RequestException, OutOfTime) as error:
         raise DownloadError(f"could not fetch {where} after {budget.total} retries ({reason(error)})") from None
     if response.status_code >= 400:
