@@ -1,19 +1,23 @@
 """Download one CRS bulk file end to end: locate, fetch, verify, install, ingest.
 
-The verified file takes its final name last, after its sidecars (``.sha256``, provenance ``.json``):
+The OECD publishes no checksum: a fetched file is checked (byte count, every zip member's CRC, the Parquet
+footer), then takes its final name last, after its sidecars (``.sha256``, provenance ``.json``):
 :func:`os.replace` is the commit point. A file under that name without the provenance is the user's and
 is never replaced. One download of a file runs at a time (a file lock beside the ``.part``).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import platformdirs
+import pooch
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
@@ -23,7 +27,6 @@ from .. import cache as crs_cache
 from .fetch import (CHUNK_SIZE, DEFAULT_BACKOFF_S, DEFAULT_MAX_TIME_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Budget,
                     DownloadError, discard_part, fetch_part, meta_path, read_json, write_json)
 from .locate import BulkFile, fetch_bulk_files, find_bulk_file, label_for
-from .verify import read_sha256_sidecar, sha256_of, verify_payload
 
 DOWNLOADS_ENV_VAR = "ODA_DATA_DOWNLOADS"
 
@@ -56,14 +59,11 @@ def download_crs(*, year: int | None = None, full: bool = False, reduced: bool =
                  bulk_url: str | None = None, retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF_S,
                  max_time: float = DEFAULT_MAX_TIME_S, timeout=DEFAULT_TIMEOUT, chunk_size: int = CHUNK_SIZE,
                  progress: bool = True) -> DownloadResult:
-    """Download one OECD CRS bulk file into ``dest`` (default :func:`default_download_dir`), verify, ingest it.
+    """Download one of ``year``, ``full`` / ``reduced`` (CRS Parquet), ``url`` into ``dest``; verify, ingest it.
 
-    Choose one of ``year``, ``full`` / ``reduced`` (the whole CRS as Parquet) or ``url``. ``retries`` and
-    ``max_time`` (seconds) budget the whole download, locate step included; ``backoff`` is urllib3's
-    backoff factor; ``force`` downloads an up-to-date copy again. Raises :class:`DownloadError` (one line
-    naming the file and URL; a corrupt file is removed, an interrupted one stays as ``<name>.part`` for
-    the next run to resume), or ValueError for a bad choice.
-    """
+    ``retries`` and ``max_time`` (s) budget the whole download, locate step included (``backoff``: urllib3's
+    factor). DownloadError in one line naming file and URL (a corrupt file removed, an interrupted one kept
+    as ``<name>.part`` to resume); ValueError for a bad choice."""
     budget = Budget.start(retries, backoff, max_time)
     if url is not None:
         if year is not None or full or reduced or not re.match(r"^https?://", url, re.IGNORECASE):
@@ -102,7 +102,7 @@ def _reuse_or_fetch(bulk: BulkFile, folder: Path, stem: str, part: Path, label: 
             raise DownloadError(f"{final} is not a download of oda-data (no provenance {final.name}.json): "
                                 "it is left untouched; move it or choose another --dest")
         if provenance and not force and bulk.version is not None and provenance.get("url") == bulk.url \
-                and provenance.get("version") == bulk.version and read_sha256_sidecar(final) == sha256_of(final):
+                and provenance.get("version") == bulk.version and read_sha256_sidecar(final) == pooch.file_hash(str(final)):
             return DownloadResult(final, provenance["sha256"], bulk.label, bulk.url, bulk.version, True)
     fetched = fetch_part(bulk.url, part, budget, label=label, **options)
     try:
@@ -110,15 +110,47 @@ def _reuse_or_fetch(bulk: BulkFile, folder: Path, stem: str, part: Path, label: 
     except DownloadError as error:
         discard_part(part)
         raise DownloadError(f"{error} -- downloaded from {one_line(bulk.url)}; the damaged download was removed") from None
-    final, digest = folder / f"{stem}.{kind}", sha256_of(part)
+    final, digest = folder / f"{stem}.{kind}", pooch.file_hash(str(part))
     provenance = {"label": bulk.label, "url": bulk.url, "version": bulk.version, "size": part.stat().st_size,
                   "sha256": digest, **{key: fetched[key] for key in ("etag", "last_modified", "content_encoding")},
                   "downloaded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     atomic_write(final.with_name(final.name + ".sha256"), f"{digest}  {final.name}\n")
     write_json(final.with_name(final.name + ".json"), provenance)
-    stale = folder / f"{stem}.{'parquet' if kind == 'zip' else 'zip'}"
-    for old in (stale, stale.with_name(stale.name + ".sha256"), stale.with_name(stale.name + ".json")):
-        old.unlink(missing_ok=True)  # our download of the other kind (a user's file was refused above)
     os.replace(part, final)
     meta_path(part).unlink(missing_ok=True)
     return DownloadResult(final, digest, bulk.label, bulk.url, bulk.version, False)
+
+
+def verify_payload(path: Path, *, expected_size: int | None = None) -> str:
+    """``"zip"`` (every member's CRC checked, Deflate64 too) or ``"parquet"`` (footer read), else DownloadError."""
+    with open(path, "rb") as handle:
+        head, size = handle.read(8), path.stat().st_size
+    kind = "zip" if head.startswith(b"PK") else "parquet" if head.startswith(b"PAR1") else None
+    if expected_size is not None and size != expected_size:
+        raise DownloadError(f"{path.name}: {size:,} bytes where the server announced {expected_size:,}")
+    if kind is None:
+        hint = " (it looks like an HTML page: the server answered an error page)" if head.lstrip()[:1] == b"<" else ""
+        raise DownloadError(f"{path.name}: not a zip or Parquet file (starts with {head!r}){hint}")
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.ParquetFile(path).metadata  # noqa: B018 -- reads and checks the footer
+            return kind
+        import zipfile_deflate64  # noqa: F401  -- teaches zipfile Deflate64 (recent CRS zips)
+
+        with zipfile.ZipFile(path) as archive:
+            bad, empty = archive.testzip(), not archive.namelist()
+    except Exception as error:  # zipfile, zlib and pyarrow raise many kinds for a damaged file
+        raise DownloadError(f"{path.name}: broken or truncated {kind} file ({one_line(str(error))})") from None
+    if bad is not None or empty:
+        raise DownloadError(f"{path.name}: " + ("the zip archive is empty" if empty else f"broken zip (bad CRC in {bad!r})"))
+    return kind
+
+
+def read_sha256_sidecar(path: Path) -> str | None:
+    """The digest in ``<path>.sha256`` (``sha256sum`` format), None when absent or malformed."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        match = re.match(r"\s*([0-9a-fA-F]{64})\b", path.with_name(path.name + ".sha256").read_text(encoding="utf-8"))
+        return match.group(1).lower() if match else None
+    return None

@@ -20,14 +20,12 @@ def _year(value: str) -> int:
 
 def register(subparsers) -> None:
     """Add ``download crs`` to the ``oda-data`` command line."""
-    download = subparsers.add_parser("download", help="download OECD bulk files",
-                                     description="Download OECD bulk files, verify them and ingest them into the cache.")
+    download = subparsers.add_parser("download", help="download OECD bulk files, verify and ingest them")
     download.set_defaults(handler=help_handler(download))
     crs = download.add_subparsers(dest="download_source", metavar="SOURCE").add_parser(
         "crs", help="the OECD Creditor Reporting System bulk files",
-        description="Locate a CRS bulk file in the OECD dataflow's annotations, download it (resuming an interrupted "
-                    "download, within a budget of retries and seconds), verify it, record its SHA-256 beside it "
-                    "and ingest it into the Parquet cache.")
+        description="Locate a CRS bulk file in the OECD dataflow, download it (resumed, within a budget of "
+                    "retries and seconds), verify it, record its SHA-256 and ingest it into the Parquet cache.")
     which = crs.add_mutually_exclusive_group(required=True)
     which.add_argument("--year", type=_year, metavar="YYYY", help="one year's file, 'CRS YYYY (dotStat format)'")
     which.add_argument("--full", action="store_true", help="the whole CRS as Parquet ('CRS-Parquet', about 1 GB)")

@@ -82,10 +82,7 @@ def get(url: str, budget: Budget, timeout=DEFAULT_TIMEOUT, **kwargs) -> requests
 
 def reason(error: BaseException) -> str:
     """The innermost cause of a requests/urllib3 error, one printable line."""
-    while isinstance(error, (requests.RequestException, MaxRetryError)):
-        inner = error.reason if isinstance(error, MaxRetryError) else (error.args or [None])[0]
-        if not isinstance(inner, BaseException):
-            break
+    while isinstance(inner := getattr(error, "reason", None) or (error.args or [None])[0], BaseException):
         error = inner
     return one_line(error.args[0] if error.args and isinstance(error.args[0], str) else str(error) or type(error).__name__)
 
@@ -116,18 +113,12 @@ _HINTS = {401: _REFUSED, 403: _REFUSED, 404: " -- the file is not there (the OEC
           "republishes; run `oda-data download crs --list` to see the current ones)"}
 
 
-def http_error(status: int, text: str, url: str, label: str) -> DownloadError:
-    return DownloadError(one_line(f"{label}: {url} answered HTTP {status} {text}".rstrip() + _HINTS.get(status, "")))
-
-
 def fetch_part(url: str, part: Path, budget: Budget, *, label: str | None = None, timeout=DEFAULT_TIMEOUT,
                chunk_size: int = CHUNK_SIZE, progress: bool = True) -> dict:
     """Stream ``url`` into ``part``; return what the server said (``total``, ``etag``, ``content_encoding``...).
 
-    A ``part`` whose sidecar (``<part>.json``) names the URL and an ETag or Last-Modified is resumed with
-    ``Range`` and ``If-Range``. A compressed answer is saved decoded, its wire length checked against
-    ``Content-Length``, never resumed. DownloadError on a 4xx, a ``part`` not ours, or the budget spent.
-    """
+    A ``part`` whose ``<part>.json`` names the URL and an ETag or Last-Modified is resumed (``Range``,
+    ``If-Range``); a compressed answer is saved decoded, its wire length checked, never resumed."""
     label, retries = one_line(label or url), budget.total
     high = part.stat().st_size if part.exists() else 0  # the furthest any try got
     last: BaseException | None = None
@@ -175,7 +166,8 @@ def _receive(response, url, part, offset, meta, budget, label, chunk_size, progr
     if status in RETRYABLE_STATUS:  # the adapter spent the budget on these
         raise requests.RequestException(f"HTTP {status} {one_line(response.reason or '')}".rstrip())
     if status >= 400:
-        raise http_error(status, one_line(response.reason or ""), url, label)
+        raise DownloadError(one_line(f"{label}: {url} answered HTTP {status} {response.reason or ''}".rstrip()
+                                     + _HINTS.get(status, "")))
     encoding = answer.get("Content-Encoding", "").strip().lower() or "identity"
     if encoding not in DECODED | {"identity"}:
         raise DownloadError(f"{label}: {url} answered with Content-Encoding {one_line(encoding)!r}, "

@@ -41,14 +41,6 @@ def _key(label: str) -> str:
     return " ".join(label.split()).lower()
 
 
-def _to_url(target: str, bulk_url: str) -> str | None:
-    target = target.strip()
-    if re.match(r"^https?://", target, re.IGNORECASE):
-        parts = urlsplit(target)  # %-encode spaces ("CRS 2019 data.zip"), keep existing escapes
-        return urlunsplit(parts._replace(path=quote(parts.path, safe="/%")))
-    return f"{bulk_url}{target}" if re.fullmatch(r"[A-Za-z0-9{}._-]+", target) else None
-
-
 def parse_bulk_files(xml_text: str | bytes, *, bulk_url: str = DEFAULT_BULK_URL) -> dict[str, BulkFile]:
     """Label (lower case) -> :class:`BulkFile`, from texts ``LABEL|URL`` or ``LABEL|FILE-ID`` (English first),
     or an ``AnnotationTitle`` with an ``AnnotationURL`` or a plain text; DownloadError for non-XML."""
@@ -58,20 +50,19 @@ def parse_bulk_files(xml_text: str | bytes, *, bulk_url: str = DEFAULT_BULK_URL)
         raise DownloadError(f"the dataflow message is not valid XML ({error})") from None
     found: dict[str, BulkFile] = {}
     for annotation in (e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Annotation"):
-        parts, texts = {}, []
-        for child in annotation:
-            name, value = child.tag.rsplit("}", 1)[-1], (child.text or "").strip()
-            lang = {"en": 0, None: 1}.get(child.get("{http://www.w3.org/XML/1998/namespace}lang"), 2)
-            texts.append((lang, value)) if name == "AnnotationText" else parts.setdefault(name, value)
-        texts = [text for _, text in sorted(texts, key=lambda item: item[0])]
+        parts = {c.tag.rsplit("}", 1)[-1]: (c.text or "").strip() for c in reversed(annotation)}  # first wins
+        texts = [(child.text or "").strip() for child in sorted(
+            (c for c in annotation if c.tag.endswith("AnnotationText")),
+            key=lambda c: {"en": 0, None: 1}.get(c.get("{http://www.w3.org/XML/1998/namespace}lang"), 2))]
         title, link = parts.get("AnnotationTitle"), parts.get("AnnotationURL")
-        candidates = [tuple(text.split("|", 1)) for text in texts if "|" in text]
-        candidates += [(title, link)] if title and link else []
-        candidates += [(title, text) for text in texts] if title and not candidates else []
-        for raw_label, target in candidates:
-            url = _to_url(target, bulk_url)
-            if raw_label.strip() and url:
-                label = " ".join(raw_label.split())
+        candidates = [text.split("|", 1) for text in texts if "|" in text] + ([(title, link)] if title and link else [])
+        for raw_label, target in candidates or ([(title, text) for text in texts] if title else []):
+            target, label = target.strip(), " ".join(raw_label.split())
+            if re.match(r"^https?://", target, re.IGNORECASE):  # %-encode spaces, keep existing escapes
+                url = urlunsplit(urlsplit(target)._replace(path=quote(urlsplit(target).path, safe="/%")))
+            else:
+                url = f"{bulk_url}{target}" if re.fullmatch(r"[A-Za-z0-9{}._-]+", target) else None
+            if label and url:
                 match = _VERSION.search(label)
                 bulk = BulkFile(label[: match.start()], url, match.group(1)) if match else BulkFile(label, url)
                 found.setdefault(_key(bulk.label), bulk)
@@ -89,7 +80,7 @@ def fetch_bulk_files(dataflow_url: str | None = None, *, bulk_url: str | None = 
     try:
         response = get(dataflow_url, budget, timeout)
     except (requests.RequestException, OutOfTime) as error:
-        raise DownloadError(f"could not fetch {where} after {budget.total} retries ({reason(error)})") from None
+        raise DownloadError(f"could not fetch {where} ({reason(error)})") from None
     if response.status_code >= 400:
         raise DownloadError(one_line(f"{where} answered HTTP {response.status_code} {response.reason or ''}"))
     files = parse_bulk_files(response.content, bulk_url=bulk_url)
@@ -108,16 +99,13 @@ def label_for(*, year: int | None = None, full: bool = False, reduced: bool = Fa
 
 def find_bulk_file(files: dict[str, BulkFile], label: str) -> BulkFile:
     """Look ``label`` up; a yearly label falls back to any ``CRS YYYY ...`` file (dotStat first)."""
-    if _key(label) in files:
-        return files[_key(label)]
     year = _YEAR.match(label)
-    if year:
-        same = sorted((f for f in files.values() if f.year == int(year.group(1))),
-                      key=lambda f: "dotstat" not in f.label.lower())
-        if same:
-            return same[0]
+    same = [f for f in files.values() if year and f.year == int(year.group(1))]
+    found = files.get(_key(label)) or min(same, key=lambda f: "dotstat" not in f.label.lower(), default=None)
+    if found is None and year:
         years = sorted({f.year for f in files.values() if f.year is not None})
-        raise DownloadError(f"no CRS bulk file for {year.group(1)}; years available: "
-                            f"{', '.join(map(str, years)) or 'none'}")
-    raise DownloadError(f"no bulk file labelled {label!r}; labels available: "
-                        f"{', '.join(repr(f.label) for f in files.values())}")
+        raise DownloadError(f"no CRS bulk file for {year.group(1)}; years available: {', '.join(map(str, years)) or 'none'}")
+    if found is None:
+        raise DownloadError(f"no bulk file labelled {label!r}; labels available: "
+                            f"{', '.join(repr(f.label) for f in files.values())}")
+    return found
