@@ -1,11 +1,8 @@
-"""Download the OECD CRS bulk files: :mod:`.locate` reads their addresses from the CRS dataflow's
-annotations, :mod:`.fetch` streams one into ``<name>.part`` on urllib3's ``Retry`` (one budget of retries
-and seconds, resumed with ``Range``), :mod:`.bulk_file` checks it, installs it under its
-final name and ingests it; :mod:`.cli` is ``oda-data download crs``."""
+"""Download the OECD CRS bulk files: :mod:`.locate` finds them in the CRS dataflow, :mod:`.fetch` streams one
+on urllib3's ``Retry``, :mod:`.bulk_file` checks, installs and ingests it; :mod:`.cli` is the command."""
 from __future__ import annotations
 
-from .bulk_file import (DOWNLOADS_ENV_VAR, DownloadResult, default_download_dir, download_crs,  # noqa: F401
-                        file_stem, read_sha256_sidecar, verify_payload)
+from .bulk_file import DOWNLOADS_ENV_VAR, DownloadResult, default_download_dir, download_crs, verify_payload  # noqa: F401
 from .cli import register  # noqa: F401
 from .fetch import Budget, DownloadError, fetch_part  # noqa: F401
 from .locate import (BULK_URL_ENV_VAR, DATAFLOW_URL_ENV_VAR, BulkFile, fetch_bulk_files,  # noqa: F401

@@ -1,13 +1,8 @@
-"""Download one CRS bulk file end to end: locate, fetch, verify, install, ingest.
-
-The OECD publishes no checksum: a fetched file is checked (byte count, every zip member's CRC, the Parquet
-footer), then takes its final name last, after its sidecars (``.sha256``, provenance ``.json``):
-:func:`os.replace` is the commit point. A file under that name without the provenance is the user's and
-is never replaced. One download of a file runs at a time (a file lock beside the ``.part``).
-"""
+"""One CRS bulk file end to end. The OECD publishes no checksum: a fetched file is checked (byte count, zip CRCs,
+Parquet footer), then takes its final name last, after its ``.sha256`` and provenance ``.json`` (os.replace is the
+commit point). A file under that name without the provenance is the user's: never replaced. One at a time (a lock)."""
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import os
 import re
@@ -24,7 +19,7 @@ from filelock import Timeout as LockTimeout
 from ..._files import atomic_write
 from ..._text import one_line
 from .. import cache as crs_cache
-from .fetch import (CHUNK_SIZE, DEFAULT_BACKOFF_S, DEFAULT_MAX_TIME_S, DEFAULT_RETRIES, DEFAULT_TIMEOUT, Budget,
+from .fetch import (CHUNK_SIZE, DEFAULT_BACKOFF_S, DEFAULT_MAX_TIME_S, DEFAULT_RETRIES, Budget,
                     DownloadError, discard_part, fetch_part, meta_path, read_json, write_json)
 from .locate import BulkFile, fetch_bulk_files, find_bulk_file, label_for
 
@@ -49,16 +44,10 @@ def default_download_dir() -> Path:
     return Path(override) if override else Path(platformdirs.user_data_dir("oda_data", appauthor=False)) / "downloads"
 
 
-def file_stem(label: str) -> str:
-    """``"CRS 2018 (dotStat format)"`` -> ``"crs-2018-dotstat-format"``."""
-    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "crs-bulk-file"
-
-
 def download_crs(*, year: int | None = None, full: bool = False, reduced: bool = False, url: str | None = None,
                  dest=None, ingest: bool = True, force: bool = False, dataflow_url: str | None = None,
                  bulk_url: str | None = None, retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF_S,
-                 max_time: float = DEFAULT_MAX_TIME_S, timeout=DEFAULT_TIMEOUT, chunk_size: int = CHUNK_SIZE,
-                 progress: bool = True) -> DownloadResult:
+                 max_time: float = DEFAULT_MAX_TIME_S, chunk_size: int = CHUNK_SIZE, progress: bool = True) -> DownloadResult:
     """Download one of ``year``, ``full`` / ``reduced`` (CRS Parquet), ``url`` into ``dest``; verify, ingest it.
 
     ``retries`` and ``max_time`` (s) budget the whole download, locate step included (``backoff``: urllib3's
@@ -71,22 +60,18 @@ def download_crs(*, year: int | None = None, full: bool = False, reduced: bool =
         bulk = BulkFile(Path(Path(unquote(urlsplit(url).path)).name).stem or "crs-bulk-file", url)
     else:
         label = label_for(year=year, full=full, reduced=reduced)
-        bulk = find_bulk_file(fetch_bulk_files(dataflow_url, bulk_url=bulk_url, budget=budget, timeout=timeout), label)
+        bulk = find_bulk_file(fetch_bulk_files(dataflow_url, bulk_url=bulk_url, budget=budget), label)
     folder = Path(dest if dest is not None else default_download_dir()).expanduser().resolve()
     cache = crs_cache.cache_dir().resolve()
     if folder == cache or cache in folder.parents:
         raise DownloadError(f"the download folder {folder} is inside the CRS cache folder {cache}, which holds only "
                             f"Parquet files; choose another with --dest or ${DOWNLOADS_ENV_VAR}")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DownloadError(f"the download folder {folder} cannot be created ({error.strerror or error})") from None
-    stem, label = file_stem(bulk.label), one_line(bulk.label)
+    folder.mkdir(parents=True, exist_ok=True)  # an OSError names the folder
+    stem, label = re.sub(r"[^a-z0-9]+", "-", bulk.label.lower()).strip("-") or "crs-bulk-file", one_line(bulk.label)
     part = folder / f"{stem}.part"
     try:
         with FileLock(f"{part}.lock", timeout=0):
-            result = _reuse_or_fetch(bulk, folder, stem, part, label, budget, force,
-                                     timeout=timeout, chunk_size=chunk_size, progress=progress)
+            result = _reuse_or_fetch(bulk, folder, stem, part, label, budget, force, chunk_size=chunk_size, progress=progress)
     except LockTimeout:
         raise DownloadError(f"{label}: another download of this file into {folder} is running (lock {part}.lock)") from None
     if ingest:
@@ -102,7 +87,7 @@ def _reuse_or_fetch(bulk: BulkFile, folder: Path, stem: str, part: Path, label: 
             raise DownloadError(f"{final} is not a download of oda-data (no provenance {final.name}.json): "
                                 "it is left untouched; move it or choose another --dest")
         if provenance and not force and bulk.version is not None and provenance.get("url") == bulk.url \
-                and provenance.get("version") == bulk.version and read_sha256_sidecar(final) == pooch.file_hash(str(final)):
+                and provenance.get("version") == bulk.version and provenance["sha256"] == pooch.file_hash(str(final)):
             return DownloadResult(final, provenance["sha256"], bulk.label, bulk.url, bulk.version, True)
     fetched = fetch_part(bulk.url, part, budget, label=label, **options)
     try:
@@ -146,11 +131,3 @@ def verify_payload(path: Path, *, expected_size: int | None = None) -> str:
     if bad is not None or empty:
         raise DownloadError(f"{path.name}: " + ("the zip archive is empty" if empty else f"broken zip (bad CRC in {bad!r})"))
     return kind
-
-
-def read_sha256_sidecar(path: Path) -> str | None:
-    """The digest in ``<path>.sha256`` (``sha256sum`` format), None when absent or malformed."""
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        match = re.match(r"\s*([0-9a-fA-F]{64})\b", path.with_name(path.name + ".sha256").read_text(encoding="utf-8"))
-        return match.group(1).lower() if match else None
-    return None

@@ -12,12 +12,6 @@ from .fetch import DEFAULT_MAX_TIME_S, DEFAULT_RETRIES, Budget, DownloadError
 from .locate import BULK_URL_ENV_VAR, DATAFLOW_URL_ENV_VAR, DEFAULT_BULK_URL, DEFAULT_DATAFLOW_URL, fetch_bulk_files
 
 
-def _year(value: str) -> int:
-    if not (value.isdigit() and 1960 <= int(value) <= 2100):
-        raise argparse.ArgumentTypeError(f"--year expects a year between 1960 and 2100 (got {value!r})")
-    return int(value)
-
-
 def register(subparsers) -> None:
     """Add ``download crs`` to the ``oda-data`` command line."""
     download = subparsers.add_parser("download", help="download OECD bulk files, verify and ingest them")
@@ -27,7 +21,7 @@ def register(subparsers) -> None:
         description="Locate a CRS bulk file in the OECD dataflow, download it (resumed, within a budget of "
                     "retries and seconds), verify it, record its SHA-256 and ingest it into the Parquet cache.")
     which = crs.add_mutually_exclusive_group(required=True)
-    which.add_argument("--year", type=_year, metavar="YYYY", help="one year's file, 'CRS YYYY (dotStat format)'")
+    which.add_argument("--year", type=whole_number(1960), metavar="YYYY", help="one year's file, 'CRS YYYY (dotStat format)'")
     which.add_argument("--full", action="store_true", help="the whole CRS as Parquet ('CRS-Parquet', about 1 GB)")
     which.add_argument("--reduced", action="store_true", help="the reduced CRS Parquet ('CRS-reduced-parquet')")
     which.add_argument("--url", help="fetch this address instead of locating a file")

@@ -1,8 +1,6 @@
-"""Fetch one URL into ``<name>.part`` on urllib3's ``Retry``: one budget of tries and seconds, resume, progress.
-
-The adapter spends the :class:`Budget` on connection errors and 408/429/5xx answers (urllib3's backoff,
-``Retry-After``), :func:`fetch_part` on a body cut short. Only a try that brings ``MIN_PROGRESS`` bytes
-beyond the furthest earlier one is free: a restart from zero is not."""
+"""Fetch one URL into ``<name>.part`` on urllib3's ``Retry``: one :class:`Budget` of tries and seconds, spent by the
+adapter on connection errors and 408/429/5xx (urllib3's backoff, ``Retry-After``) and by :func:`fetch_part` on a body
+cut short. Only a try bringing ``MIN_PROGRESS`` bytes beyond the furthest earlier one is free; a restart from zero is not."""
 from __future__ import annotations
 
 import json
@@ -66,18 +64,14 @@ class Budget(Retry):
         time.sleep(delay)
 
 
-def get(url: str, budget: Budget, timeout=DEFAULT_TIMEOUT, **kwargs) -> requests.Response:
+def get(url: str, budget: Budget, **kwargs) -> requests.Response:
     """GET spending ``budget``; the timeouts never reach past its deadline."""
-    from ... import __version__
-
     if budget.left() <= 0:
         raise OutOfTime("the time budget is spent")
     session = requests.Session()
-    session.headers["User-Agent"] = f"oda-security-notebooks/{__version__} python-requests"
     for prefix in ("http://", "https://"):
         session.mount(prefix, HTTPAdapter(max_retries=budget))
-    left = budget.left()
-    return session.get(url, timeout=(min(timeout[0], left), min(timeout[1], left)), **kwargs)
+    return session.get(url, timeout=tuple(min(limit, budget.left()) for limit in DEFAULT_TIMEOUT), **kwargs)
 
 
 def reason(error: BaseException) -> str:
@@ -113,8 +107,8 @@ _HINTS = {401: _REFUSED, 403: _REFUSED, 404: " -- the file is not there (the OEC
           "republishes; run `oda-data download crs --list` to see the current ones)"}
 
 
-def fetch_part(url: str, part: Path, budget: Budget, *, label: str | None = None, timeout=DEFAULT_TIMEOUT,
-               chunk_size: int = CHUNK_SIZE, progress: bool = True) -> dict:
+def fetch_part(url: str, part: Path, budget: Budget, *, label: str | None = None, chunk_size: int = CHUNK_SIZE,
+               progress: bool = True) -> dict:
     """Stream ``url`` into ``part``; return what the server said (``total``, ``etag``, ``content_encoding``...).
 
     A ``part`` whose ``<part>.json`` names the URL and an ETag or Last-Modified is resumed (``Range``,
@@ -126,7 +120,7 @@ def fetch_part(url: str, part: Path, budget: Budget, *, label: str | None = None
         while True:
             offset, meta, headers = _resume(url, part)
             try:
-                with get(url, budget, timeout, headers=headers, stream=True) as response:
+                with get(url, budget, headers=headers, stream=True) as response:
                     budget = response.raw.retries or budget  # what the adapter spent
                     return _receive(response, url, part, offset, meta, budget, label, chunk_size, progress)
             except Urllib3Error as error:  # a body cut short, a stall, a bad range: a read error to Retry
@@ -143,15 +137,15 @@ def fetch_part(url: str, part: Path, budget: Budget, *, label: str | None = None
 
 
 def _resume(url: str, part: Path) -> tuple[int, dict, dict]:
-    meta, offset = read_json(meta_path(part)), part.stat().st_size if part.exists() else 0
-    if part.exists() and not isinstance(meta, dict):
+    meta, offset = read_json(meta_path(part)) or {}, part.stat().st_size if part.exists() else 0
+    if part.exists() and not meta_path(part).exists():
         raise DownloadError(f"{part} exists but was not written by this downloader (no {meta_path(part).name}); "
                             "move it away or choose another --dest")
-    validator = (meta or {}).get("etag") or (meta or {}).get("last_modified")
+    validator = meta.get("etag") or meta.get("last_modified")
     if offset and (meta.get("url") != url or meta.get("content_encoding") or not validator):
         discard_part(part)  # another file's start, decoded bytes, or nothing to check a resume against
         offset = 0
-    return offset, meta or {}, {"Accept-Encoding": "identity", **(
+    return offset, meta, {"Accept-Encoding": "identity", **(
         {"Range": f"bytes={offset}-", "If-Range": validator} if offset else {})}
 
 
@@ -172,15 +166,14 @@ def _receive(response, url, part, offset, meta, budget, label, chunk_size, progr
     if encoding not in DECODED | {"identity"}:
         raise DownloadError(f"{label}: {url} answered with Content-Encoding {one_line(encoding)!r}, "
                             "which the downloader does not decode")
-    mode, length = "ab" if status == 206 else "wb", answer.get("Content-Length", "")
-    total = int(length) if length.isdigit() else None
+    mode, offset = ("ab", offset) if status == 206 else ("wb", 0)
+    total = int(answer["Content-Length"]) if answer.get("Content-Length", "").isdigit() else None
     if status == 206:
         match = re.search(r"bytes\s+(\d+)-\d+/(\d+|\*)", answer.get("Content-Range", ""))
         if encoding != "identity" or not match or int(match.group(1)) != offset:
             discard_part(part)
             raise ProtocolError(f"unexpected range {one_line(answer.get('Content-Range', ''))!r} for bytes={offset}-")
         total = None if match.group(2) == "*" else int(match.group(2))
-    offset = offset if status == 206 else 0
     meta = {"url": url, "total": total, "content_encoding": None if encoding == "identity" else encoding,
             "etag": answer.get("ETag") or meta.get("etag"),
             "last_modified": answer.get("Last-Modified") or meta.get("last_modified")}

@@ -11,15 +11,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 
 from ..._text import one_line
-from .fetch import DEFAULT_TIMEOUT, Budget, DownloadError, OutOfTime, get, reason
+from .fetch import Budget, DownloadError, OutOfTime, get, reason
 
 DEFAULT_DATAFLOW_URL = "https://sdmx.oecd.org/public/rest/dataflow/OECD.DCD.FSD/DSD_CRS@DF_CRS/latest"
 DEFAULT_BULK_URL = "https://stats.oecd.org/wbos/fileview2.aspx?IDFile="
 DATAFLOW_URL_ENV_VAR = "ODA_OECD_DATAFLOW_URL"
 BULK_URL_ENV_VAR = "ODA_OECD_BULK_URL"
-FULL_PARQUET_LABEL = "CRS-Parquet"
-REDUCED_PARQUET_LABEL = "CRS-reduced-parquet"
-YEAR_LABEL_TEMPLATE = "CRS {year} (dotStat format)"
 _VERSION = re.compile(r"-v(\d{8}(?:-\d+)?)$")  # "-v20250310", "-v20250310-2" (same-day republish)
 _YEAR = re.compile(r"^crs[\s_-]*(\d{4})\b", re.IGNORECASE)
 
@@ -35,10 +32,6 @@ class BulkFile:
     def year(self) -> int | None:
         match = _YEAR.match(self.label)
         return int(match.group(1)) if match else None
-
-
-def _key(label: str) -> str:
-    return " ".join(label.split()).lower()
 
 
 def parse_bulk_files(xml_text: str | bytes, *, bulk_url: str = DEFAULT_BULK_URL) -> dict[str, BulkFile]:
@@ -65,28 +58,25 @@ def parse_bulk_files(xml_text: str | bytes, *, bulk_url: str = DEFAULT_BULK_URL)
             if label and url:
                 match = _VERSION.search(label)
                 bulk = BulkFile(label[: match.start()], url, match.group(1)) if match else BulkFile(label, url)
-                found.setdefault(_key(bulk.label), bulk)
+                found.setdefault(bulk.label.lower(), bulk)
                 break
     return found
 
 
 def fetch_bulk_files(dataflow_url: str | None = None, *, bulk_url: str | None = None,
-                     budget: Budget | None = None, timeout=DEFAULT_TIMEOUT) -> dict[str, BulkFile]:
+                     budget: Budget | None = None) -> dict[str, BulkFile]:
     """The bulk files the dataflow message lists (addresses default to the environment variables above)."""
     dataflow_url = dataflow_url or os.environ.get(DATAFLOW_URL_ENV_VAR) or DEFAULT_DATAFLOW_URL
     bulk_url = bulk_url or os.environ.get(BULK_URL_ENV_VAR) or DEFAULT_BULK_URL
     budget = budget or Budget.start()
     where = f"the CRS dataflow message {one_line(dataflow_url)}"
     try:
-        response = get(dataflow_url, budget, timeout)
+        response = get(dataflow_url, budget)
     except (requests.RequestException, OutOfTime) as error:
         raise DownloadError(f"could not fetch {where} ({reason(error)})") from None
     if response.status_code >= 400:
         raise DownloadError(one_line(f"{where} answered HTTP {response.status_code} {response.reason or ''}"))
-    files = parse_bulk_files(response.content, bulk_url=bulk_url)
-    if not files:
-        raise DownloadError(f"{where} lists no bulk file (no annotation of the form 'LABEL|URL' was found)")
-    return files
+    return parse_bulk_files(response.content, bulk_url=bulk_url)
 
 
 def label_for(*, year: int | None = None, full: bool = False, reduced: bool = False) -> str:
@@ -94,14 +84,14 @@ def label_for(*, year: int | None = None, full: bool = False, reduced: bool = Fa
     chosen = [name for name, on in (("year", year is not None), ("full", full), ("reduced", reduced)) if on]
     if len(chosen) != 1:
         raise ValueError(f"choose exactly one of year, full, reduced (got {chosen or 'none'})")
-    return FULL_PARQUET_LABEL if full else REDUCED_PARQUET_LABEL if reduced else YEAR_LABEL_TEMPLATE.format(year=int(year))
+    return "CRS-Parquet" if full else "CRS-reduced-parquet" if reduced else f"CRS {int(year)} (dotStat format)"
 
 
 def find_bulk_file(files: dict[str, BulkFile], label: str) -> BulkFile:
     """Look ``label`` up; a yearly label falls back to any ``CRS YYYY ...`` file (dotStat first)."""
     year = _YEAR.match(label)
     same = [f for f in files.values() if year and f.year == int(year.group(1))]
-    found = files.get(_key(label)) or min(same, key=lambda f: "dotstat" not in f.label.lower(), default=None)
+    found = files.get(" ".join(label.split()).lower()) or min(same, key=lambda f: "dotstat" not in f.label.lower(), default=None)
     if found is None and year:
         years = sorted({f.year for f in files.values() if f.year is not None})
         raise DownloadError(f"no CRS bulk file for {year.group(1)}; years available: {', '.join(map(str, years)) or 'none'}")
