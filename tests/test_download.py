@@ -84,6 +84,9 @@ class Route:
     gzip: bool = False  # Content-Encoding: gzip whatever the client accepts
     length_delta: int = 0  # announce Content-Length + delta
     trickle: float = 0.0  # seconds between 256-byte writes
+    stall: float = 0.0  # seconds of silence before the status line
+    retry_after: int | None = None  # the failures are 503s with this Retry-After
+    raw_gzip_body: bytes | None = None  # sent as is under Content-Encoding: gzip (a corrupt stream)
     requests: list = field(default_factory=list)  # headers of every request received
 
 
@@ -98,6 +101,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         route.requests.append(dict(self.headers))
         attempt = len(route.requests)
+        time.sleep(route.stall)
+        if attempt <= route.fail_first and route.retry_after is not None:
+            self.send_response(503)
+            self.send_header("Retry-After", str(route.retry_after))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if attempt <= route.fail_first:
             self.send_error(500, "Internal Server Error")
             return
@@ -122,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(200)
             chunk = body
         if route.gzip:
-            chunk = gzip.compress(chunk)
+            chunk = gzip.compress(chunk) if route.raw_gzip_body is None else route.raw_gzip_body
             self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(chunk) + route.length_delta))
         self.send_header("ETag", etag)
@@ -469,6 +479,42 @@ def test_an_encoding_the_downloader_cannot_decode_is_refused_at_once(server, crs
     url = server.add("/files/crs2018.zip", route)
     message = _gives_up(url, tmp_path)
     assert "Content-Encoding 'br'" in message and len(route.requests) == 1
+
+
+def test_a_corrupt_gzip_stream_ends_in_an_error(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip, gzip=True, raw_gzip_body=b"\x1f\x8b\x08\x00" + b"not deflate data" * 50)
+    url = server.add("/files/crs2018.zip", route)
+    message = _gives_up(url, tmp_path, retries=1)
+    assert len(route.requests) == 2 and "decode" in message
+
+
+def test_a_retry_after_past_the_time_budget_ends_at_once(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip, fail_first=99, retry_after=30)
+    url = server.add("/files/crs2018.zip", route)
+    started = time.monotonic()
+    message = _gives_up(url, tmp_path, max_time=5)
+    assert "after its time budget (the next try would start past it, after 30 s)" in message
+    assert len(route.requests) == 1 and time.monotonic() - started < 5  # it did not sleep 30 s
+
+
+def test_a_server_that_never_answers_ends_at_the_time_budget(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip, stall=3.0)
+    url = server.add("/files/crs2018.zip", route)
+    message = _gives_up(url, tmp_path, max_time=1)
+    assert "after its time budget" in message and "timed out" in message.lower()
+    assert len(route.requests) == 1
+
+
+def test_a_complete_part_is_installed_without_fetching_it_again(server, crs_zip, ingested, tmp_path):
+    route = Route(body=crs_zip)
+    url = server.add("/files/crs2018.zip", route)
+    etag = '"' + hashlib.md5(crs_zip).hexdigest() + '"'
+    # A run was killed after the last byte, before the file was verified and installed.
+    (tmp_path / "crs2018.part").write_bytes(crs_zip)
+    (tmp_path / "crs2018.part.json").write_text(json.dumps({"url": url, "etag": etag, "total": len(crs_zip)}))
+    result = dl.download_crs(url=url, dest=tmp_path, **_fast())
+    assert result.path.read_bytes() == crs_zip
+    assert [r.get("Range") for r in route.requests] == [f"bytes={len(crs_zip)}-"]  # answered 416
 
 
 @pytest.mark.parametrize("delta", [100, -100])

@@ -91,13 +91,13 @@ def _reuse_or_fetch(bulk: BulkFile, folder: Path, stem: str, part: Path, label: 
             return DownloadResult(final, provenance["sha256"], bulk.label, bulk.url, bulk.version, True)
     fetched = fetch_part(bulk.url, part, budget, label=label, **options)
     try:
-        kind = verify_payload(part, expected_size=None if fetched["content_encoding"] else fetched["total"])
+        kind = verify_payload(part, expected_size=None if fetched.get("content_encoding") else fetched.get("total"))
     except DownloadError as error:
         discard_part(part)
         raise DownloadError(f"{error} -- downloaded from {one_line(bulk.url)}; the damaged download was removed") from None
     final, digest = folder / f"{stem}.{kind}", pooch.file_hash(str(part))
     provenance = {"label": bulk.label, "url": bulk.url, "version": bulk.version, "size": part.stat().st_size,
-                  "sha256": digest, **{key: fetched[key] for key in ("etag", "last_modified", "content_encoding")},
+                  "sha256": digest, **{key: fetched.get(key) for key in ("etag", "last_modified", "content_encoding")},
                   "downloaded_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     atomic_write(final.with_name(final.name + ".sha256"), f"{digest}  {final.name}\n")
     write_json(final.with_name(final.name + ".json"), provenance)

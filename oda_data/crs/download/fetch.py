@@ -138,7 +138,7 @@ def fetch_part(url: str, part: Path, budget: Budget, *, label: str | None = None
 
 def _resume(url: str, part: Path) -> tuple[int, dict, dict]:
     meta, offset = read_json(meta_path(part)) or {}, part.stat().st_size if part.exists() else 0
-    if part.exists() and not meta_path(part).exists():
+    if offset and not meta_path(part).exists():
         raise DownloadError(f"{part} exists but was not written by this downloader (no {meta_path(part).name}); "
                             "move it away or choose another --dest")
     validator = meta.get("etag") or meta.get("last_modified")
@@ -177,9 +177,9 @@ def _receive(response, url, part, offset, meta, budget, label, chunk_size, progr
     meta = {"url": url, "total": total, "content_encoding": None if encoding == "identity" else encoding,
             "etag": answer.get("ETag") or meta.get("etag"),
             "last_modified": answer.get("Last-Modified") or meta.get("last_modified")}
-    write_json(meta_path(part), meta)
     with open(part, mode) as sink, tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
                                         desc=label, disable=not progress, leave=False) as bar:
+        write_json(meta_path(part), meta)  # after "wb" truncated the part: it never describes older bytes
         while chunk := response.raw.read1(chunk_size, decode_content=True):
             sink.write(chunk)
             bar.update(offset + response.raw.tell() - bar.n)  # wire bytes, as Content-Length counts them
