@@ -426,6 +426,16 @@ def test_a_server_that_ignores_range_and_drops_half_way_ends_after_the_retries(s
     assert "crs2018.part is kept" in message and ingested == []
 
 
+def test_the_measured_command_line_ends_in_one_line(server, crs_zip, tmp_path, capsys):
+    # `oda-data download crs --retries 2` against the server of the issue (real backoff: about 2 s).
+    route = Route(body=crs_zip, ranges=False, drop="always")
+    url = server.add("/files/crs2018.zip", route)
+    code = cli.main(["download", "crs", "--url", url, "--dest", str(tmp_path), "--retries", "2", "--quiet", "--no-ingest"])
+    err = capsys.readouterr().err
+    assert code == 1 and len(route.requests) == 3
+    assert err.startswith("oda-data download crs: error: crs2018: giving up on ") and len(err.splitlines()) == 1
+
+
 def test_a_server_that_drops_every_time_ends_after_the_retries(server, crs_zip, ingested, tmp_path):
     route = Route(body=crs_zip, drop="always")  # honours Range, but each answer is cut in half
     url = server.add("/files/crs2018.zip", route)
@@ -634,14 +644,14 @@ def test_a_part_file_the_downloader_did_not_write_is_left_alone(server, crs_zip,
 
 
 def test_a_kill_mid_download_leaves_only_a_part_that_the_next_run_resumes(server, crs_zip, ingested, tmp_path):
-    route = Route(body=crs_zip, trickle=0.01)
+    route = Route(body=crs_zip, trickle=0.02)  # about 4 s for the whole file
     url = server.add("/files/crs2018.zip", route)
     code = (f"from oda_data.crs import download as dl; "
             f"dl.download_crs(url={url!r}, dest={str(tmp_path)!r}, ingest=False, progress=False, chunk_size=1024)")
     child = subprocess.Popen([sys.executable, "-c", code])
     part = tmp_path / "crs2018.part"
     try:
-        for _ in range(600):  # until some bytes have arrived (at most 30 s)
+        for _ in range(1200):  # until some bytes have arrived (at most 60 s: the child's imports are slow)
             if part.exists() and part.stat().st_size > 4096:
                 break
             time.sleep(0.05)
