@@ -1,95 +1,91 @@
-"""Fetch one file over HTTP into ``<name>.part``: resume, retry, progress.
-
-The shared HTTP policy of the downloader lives here too: the session (with
-the package's User-Agent), which answers are worth retrying, and the bounded
-exponential backoff (:func:`sleep_backoff`).
-"""
+"""Fetch one URL into ``<name>.part`` on urllib3's ``Retry``: one :class:`Budget` of tries and seconds, spent by the
+adapter on connection errors and 408/429/5xx (urllib3's backoff, ``Retry-After``) and by :func:`fetch_part` on a body
+cut short. Only a try bringing ``MIN_PROGRESS`` bytes beyond the furthest earlier one is free; a restart from zero is not."""
 from __future__ import annotations
 
-import email.message
 import json
+import math
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
 from tqdm.auto import tqdm
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import MaxRetryError, ProtocolError
+from urllib3.util import Retry
 
 from ..._files import atomic_write
-from ..._text import printable
+from ..._text import one_line
 
-#: Default retry policy: attempts without progress, and the first backoff (s).
-DEFAULT_RETRIES = 5
-DEFAULT_BACKOFF_S = 1.0
-MAX_BACKOFF_S = 60.0
-#: (connect, read) timeouts in seconds.
-DEFAULT_TIMEOUT = (15.0, 120.0)
-CHUNK_SIZE = 1 << 20
-
-_CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-_UNSATISFIED_RANGE_RE = re.compile(r"bytes\s+\*/(\d+)")
-# HTTP answers worth retrying: server-side trouble and throttling.
+DEFAULT_RETRIES, DEFAULT_BACKOFF_S, MAX_BACKOFF_S = 5, 1.0, 60
+DEFAULT_MAX_TIME_S = 4 * 3600  # the whole download, every retry included
+DEFAULT_TIMEOUT = (15.0, 120.0)  # connect, read: each capped by the time left
+CHUNK_SIZE = MIN_PROGRESS = 1 << 20
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-TRANSIENT_ERRORS = (
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-)
+DECODED = frozenset({"gzip", "x-gzip", "deflate"})  # saved decoded, as the server meant the payload
 
 
 class DownloadError(RuntimeError):
-    """A bulk file could not be located, fetched or verified (message says why)."""
+    """A bulk file could not be located, fetched or verified (one line says why)."""
 
 
-class RetryableError(Exception):
-    """A transient failure inside one attempt (5xx, short body, ...)."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
+class OutOfTime(Exception):
+    """The download's time budget is spent."""
 
 
+class Budget(Retry):
+    """urllib3's ``Retry`` with a ``deadline`` (``time.monotonic()``): no request, no sleep past it."""
 
-def new_session() -> requests.Session:
-    from ... import __version__
+    def __init__(self, *args, deadline: float = math.inf, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
 
+    @classmethod
+    def start(cls, retries=DEFAULT_RETRIES, backoff=DEFAULT_BACKOFF_S, max_time=DEFAULT_MAX_TIME_S) -> Budget:
+        return cls(total=retries, redirect=10, status_forcelist=RETRYABLE_STATUS, allowed_methods={"GET"},
+                   raise_on_status=False, backoff_factor=backoff, backoff_max=MAX_BACKOFF_S,
+                   retry_after_max=MAX_BACKOFF_S, deadline=time.monotonic() + max_time)
+
+    def new(self, **kwargs) -> Budget:
+        return super().new(deadline=self.deadline, **kwargs)
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self.left() <= 0
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def sleep(self, response=None) -> None:
+        delay = max(self.get_backoff_time(), (self.get_retry_after(response) or 0) if response else 0)
+        if delay >= self.left():
+            raise OutOfTime(f"the next try would start past it, after {delay:g} s")
+        time.sleep(delay)
+
+
+def get(url: str, budget: Budget, **kwargs) -> requests.Response:
+    """GET spending ``budget``; the timeouts never reach past its deadline."""
+    if budget.left() <= 0:
+        raise OutOfTime("the time budget is spent")
     session = requests.Session()
-    session.headers["User-Agent"] = f"oda-security-notebooks/{__version__} python-requests"
-    return session
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, HTTPAdapter(max_retries=budget))
+    return session.get(url, timeout=tuple(min(limit, budget.left()) for limit in DEFAULT_TIMEOUT), **kwargs)
 
 
-
-@dataclass
-class FetchResult:
-    """What :func:`fetch_to_part` learnt about the file it fetched.
-
-    Attributes
-    ----------
-    url : str
-    total : int or None
-        The size the server announced (None when it did not).
-    etag, last_modified, server_filename : str or None
-        Response headers, kept for provenance and resume validation.
-    resumed : bool
-        True when part of the file came from an earlier attempt.
-    """
-
-    url: str
-    total: int | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    server_filename: str | None = None
-    resumed: bool = False
-    extra: dict = field(default_factory=dict)
+def reason(error: BaseException) -> str:
+    """The innermost cause of a requests/urllib3 error, one printable line."""
+    while isinstance(inner := getattr(error, "reason", None) or (error.args or [None])[0], BaseException):
+        error = inner
+    return one_line(error.args[0] if error.args and isinstance(error.args[0], str) else str(error) or type(error).__name__)
 
 
-
-def part_meta_path(part: Path) -> Path:
+def meta_path(part: Path) -> Path:
     return part.with_name(part.name + ".json")
 
 
-def write_json_atomic(path: Path, payload: dict) -> None:
+def write_json(path: Path, payload: dict) -> None:
     atomic_write(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
@@ -101,209 +97,94 @@ def read_json(path: Path) -> dict | None:
 
 
 def discard_part(part: Path) -> None:
-    """Remove a partial download and its resume metadata (missing ones are fine)."""
     part.unlink(missing_ok=True)
-    part_meta_path(part).unlink(missing_ok=True)
+    meta_path(part).unlink(missing_ok=True)
 
 
-def retry_after_of(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.isdigit() else None
+_REFUSED = (" -- the server refused the request (the OECD site sometimes challenges automated clients); try "
+            "again later, or download the file in a browser and run `oda-data ingest FILE`")
+_HINTS = {401: _REFUSED, 403: _REFUSED, 404: " -- the file is not there (the OECD moves bulk files when it "
+          "republishes; run `oda-data download crs --list` to see the current ones)"}
 
 
-def sleep_backoff(failures: int, backoff: float, retry_after: float | None = None) -> None:
-    delay = min(backoff * 2 ** (failures - 1), MAX_BACKOFF_S)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_BACKOFF_S))
-    if delay > 0:
-        time.sleep(delay)
+def fetch_part(url: str, part: Path, budget: Budget, *, label: str | None = None, chunk_size: int = CHUNK_SIZE,
+               progress: bool = True) -> dict:
+    """Stream ``url`` into ``part``; return what the server said (``total``, ``etag``, ``content_encoding``...).
+
+    A ``part`` whose ``<part>.json`` names the URL and an ETag or Last-Modified is resumed (``Range``,
+    ``If-Range``); a compressed answer is saved decoded, its wire length checked, never resumed."""
+    label, retries = one_line(label or url), budget.total
+    high = part.stat().st_size if part.exists() else 0  # the furthest any try got
+    last: BaseException | None = None
+    try:
+        while True:
+            offset, meta, headers = _resume(url, part)
+            try:
+                with get(url, budget, headers=headers, stream=True) as response:
+                    budget = response.raw.retries or budget  # what the adapter spent
+                    return _receive(response, url, part, offset, meta, budget, label, chunk_size, progress)
+            except Urllib3Error as error:  # a body cut short, a stall, a bad range: a read error to Retry
+                last, size = error, part.stat().st_size if part.exists() else 0
+                if size < high + MIN_PROGRESS:
+                    budget = budget.increment("GET", url, error=error)
+                    budget.sleep()
+                high = max(high, size)
+    except (MaxRetryError, requests.RequestException, OutOfTime) as error:
+        cause = reason(last if isinstance(error, MaxRetryError) and last else error)
+        spent = "its time budget" if isinstance(error, OutOfTime) or budget.left() <= 0 else f"{retries} retries"
+        kept = f"; {part} is kept for the next run" if part.exists() else ""
+        raise DownloadError(f"{label}: giving up on {url} after {spent} ({cause}){kept}") from None
 
 
-def _filename_from_disposition(value: str | None) -> str | None:
-    if not value:
-        return None
-    message = email.message.Message()
-    message["content-disposition"] = value
-    name = message.get_filename()
-    return Path(name).name if name else None
+def _resume(url: str, part: Path) -> tuple[int, dict, dict]:
+    meta, offset = read_json(meta_path(part)) or {}, part.stat().st_size if part.exists() else 0
+    if offset and not meta_path(part).exists():
+        raise DownloadError(f"{part} exists but was not written by this downloader (no {meta_path(part).name}); "
+                            "move it away or choose another --dest")
+    validator = meta.get("etag") or meta.get("last_modified")
+    if offset and (meta.get("url") != url or meta.get("content_encoding") or not validator):
+        discard_part(part)  # another file's start, decoded bytes, or nothing to check a resume against
+        offset = 0
+    return offset, meta, {"Accept-Encoding": "identity", **(
+        {"Range": f"bytes={offset}-", "If-Range": validator} if offset else {})}
 
 
-def _http_error_message(status: int, reason: str, url: str, label: str) -> str:
-    message = f"{printable(label)}: {printable(url)} answered HTTP {status} {printable(reason)}".rstrip()
-    if status == 404:
-        message += (
-            " -- the file is not there (the OECD moves bulk files when it republishes; "
-            "run `oda-data download crs --list` to see the current ones)"
-        )
-    elif status in (401, 403):
-        message += (
-            " -- the server refused the request (the OECD site sometimes challenges "
-            "automated clients); try again later, or download the file in a browser "
-            "and run `oda-data ingest FILE`"
-        )
-    return message
-
-
-
-def fetch_to_part(
-    url: str,
-    part: Path,
-    *,
-    label: str | None = None,
-    session: requests.Session | None = None,
-    retries: int = DEFAULT_RETRIES,
-    backoff: float = DEFAULT_BACKOFF_S,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-    chunk_size: int = CHUNK_SIZE,
-    progress: bool = True,
-) -> FetchResult:
-    """Stream ``url`` into ``part``, resuming what an earlier attempt left there.
-
-    A non-empty ``part`` whose metadata sidecar (``<part>.json``) names the
-    same URL is resumed with ``Range: bytes=<size>-`` (and ``If-Range`` with
-    the recorded ETag or Last-Modified, so a republished file restarts
-    cleanly). A ``206`` answer appends; a ``200`` (no Range support, or the
-    file changed) rewrites from the start. Connection errors, short bodies
-    and 408/429/5xx answers are retried with exponential backoff; the count
-    of failures restarts whenever an attempt made progress, so ``retries``
-    bounds the attempts *without* progress.
-
-    Parameters
-    ----------
-    url : str
-    part : pathlib.Path
-        The partial file (its folder must exist).
-    label : str, optional
-        Name of the file in messages (defaults to the URL).
-    session : requests.Session, optional
-    retries : int
-        Failed attempts without progress tolerated before giving up.
-    backoff : float
-        First pause in seconds (doubled each time, capped at 60 s; a server's
-        ``Retry-After`` is honoured up to that cap). Tests pass 0.
-    timeout : (float, float)
-        Connect and read timeouts in seconds.
-    chunk_size : int
-    progress : bool
-        Show a tqdm bar in bytes.
-
-    Returns
-    -------
-    FetchResult
-
-    Raises
-    ------
-    DownloadError
-        A 4xx answer (404 names the file and URL), or retries exhausted: then
-        ``part`` is kept so that the next run resumes from it.
-    """
-    label = label or url
-    session = session or new_session()
-    meta_path = part_meta_path(part)
-    failures = 0
-    resumed = False
-    while True:
-        meta = read_json(meta_path) or {}
-        offset = part.stat().st_size if part.exists() else 0
-        if offset and meta.get("url") != url:
-            # A part from another URL (or without metadata) cannot be trusted.
+def _receive(response, url, part, offset, meta, budget, label, chunk_size, progress) -> dict:
+    status, answer = response.status_code, response.headers
+    if status == 416 and offset:
+        whole = re.search(r"\*/(\d+)", answer.get("Content-Range", ""))
+        if whole and int(whole.group(1)) == offset == meta.get("total", offset):
+            return meta
+        discard_part(part)
+        raise ProtocolError("the partial file does not match the server's file")
+    if status in RETRYABLE_STATUS:  # the adapter spent the budget on these
+        raise requests.RequestException(f"HTTP {status} {one_line(response.reason or '')}".rstrip())
+    if status >= 400:
+        raise DownloadError(one_line(f"{label}: {url} answered HTTP {status} {response.reason or ''}".rstrip()
+                                     + _HINTS.get(status, "")))
+    encoding = answer.get("Content-Encoding", "").strip().lower() or "identity"
+    if encoding not in DECODED | {"identity"}:
+        raise DownloadError(f"{label}: {url} answered with Content-Encoding {one_line(encoding)!r}, "
+                            "which the downloader does not decode")
+    mode, offset = ("ab", offset) if status == 206 else ("wb", 0)
+    total = int(answer["Content-Length"]) if answer.get("Content-Length", "").isdigit() else None
+    if status == 206:
+        match = re.search(r"bytes\s+(\d+)-\d+/(\d+|\*)", answer.get("Content-Range", ""))
+        if encoding != "identity" or not match or int(match.group(1)) != offset:
             discard_part(part)
-            offset, meta = 0, {}
-        headers = {"Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-            etag = meta.get("etag")
-            validator = etag if etag and not etag.startswith("W/") else meta.get("last_modified")
-            if validator:
-                headers["If-Range"] = validator
-        start_size = offset
-        try:
-            with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
-                status = response.status_code
-                if status == 416 and offset:
-                    match = _UNSATISFIED_RANGE_RE.search(response.headers.get("Content-Range", ""))
-                    if match and int(match.group(1)) == offset and meta.get("url") == url:
-                        return _fetch_result(url, meta, resumed=True)
-                    discard_part(part)
-                    raise RetryableError("the partial file does not match the server's file")
-                if status in RETRYABLE_STATUS:
-                    raise RetryableError(f"HTTP {status} {printable(response.reason)}", retry_after_of(response))
-                if status >= 400:
-                    raise DownloadError(_http_error_message(status, response.reason, url, label))
-                if status == 206:
-                    match = _CONTENT_RANGE_RE.search(response.headers.get("Content-Range", ""))
-                    if not match or int(match.group(1)) != offset:
-                        discard_part(part)
-                        raise RetryableError(
-                            f"the server answered an unexpected range "
-                            f"({response.headers.get('Content-Range')!r} for bytes={offset}-)"
-                        )
-                    total = None if match.group(3) == "*" else int(match.group(3))
-                    mode = "ab"
-                    resumed = True
-                else:
-                    # 200: the whole file -- either no Range support or a changed file.
-                    offset = 0
-                    length = response.headers.get("Content-Length")
-                    total = int(length) if length and length.isdigit() else None
-                    mode = "wb"
-                etag = response.headers.get("ETag")
-                last_modified = response.headers.get("Last-Modified")
-                if status == 206:
-                    # Keep the validators of the first response when a range omits them.
-                    etag = etag or meta.get("etag")
-                    last_modified = last_modified or meta.get("last_modified")
-                meta = {
-                    "url": url,
-                    "total": total,
-                    "etag": etag,
-                    "last_modified": last_modified,
-                    "server_filename": _filename_from_disposition(
-                        response.headers.get("Content-Disposition")
-                    ),
-                }
-                write_json_atomic(meta_path, meta)
-                start_size = offset
-                with open(part, mode) as sink, tqdm(
-                    total=total,
-                    initial=offset,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    desc=printable(label),
-                    disable=not progress,
-                    leave=False,
-                ) as bar:
-                    for chunk in response.iter_content(chunk_size=chunk_size):
-                        sink.write(chunk)
-                        bar.update(len(chunk))
-                size = part.stat().st_size
-                if total is not None and size != total:
-                    if size > total:
-                        discard_part(part)
-                    raise RetryableError(f"received {size:,} of {total:,} bytes")
-                return _fetch_result(url, meta, resumed=resumed)
-        except (*TRANSIENT_ERRORS, RetryableError) as error:
-            now = part.stat().st_size if part.exists() else 0
-            failures = 0 if now > start_size else failures + 1
-            if failures > retries:
-                kept = (
-                    f"; the partial file {part} is kept and the next run resumes from it"
-                    if part.exists()
-                    else ""
-                )
-                raise DownloadError(
-                    f"{printable(label)}: giving up on {printable(url)} after {retries} retries ({printable(error)}){kept}"
-                ) from None
-            sleep_backoff(max(failures, 1), backoff, getattr(error, "retry_after", None))
-
-
-def _fetch_result(url: str, meta: dict, *, resumed: bool) -> FetchResult:
-    return FetchResult(
-        url=url,
-        total=meta.get("total"),
-        etag=meta.get("etag"),
-        last_modified=meta.get("last_modified"),
-        server_filename=meta.get("server_filename"),
-        resumed=resumed,
-    )
+            raise ProtocolError(f"unexpected range {one_line(answer.get('Content-Range', ''))!r} for bytes={offset}-")
+        total = None if match.group(2) == "*" else int(match.group(2))
+    meta = {"url": url, "total": total, "content_encoding": None if encoding == "identity" else encoding,
+            "etag": answer.get("ETag") or meta.get("etag"),
+            "last_modified": answer.get("Last-Modified") or meta.get("last_modified")}
+    with open(part, mode) as sink, tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+                                        desc=label, disable=not progress, leave=False) as bar:
+        write_json(meta_path(part), meta)  # after "wb" truncated the part: it never describes older bytes
+        while chunk := response.raw.read1(chunk_size, decode_content=True):
+            sink.write(chunk)
+            bar.update(offset + response.raw.tell() - bar.n)  # wire bytes, as Content-Length counts them
+            if budget.left() <= 0:
+                raise OutOfTime("the time budget is spent")
+    if total is not None and offset + response.raw.tell() != total:
+        raise ProtocolError(f"received {offset + response.raw.tell():,} of {total:,} bytes")
+    return meta
