@@ -22,7 +22,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import fmt, style
 from .crs import read_crs, tag_themes
-from .money import convert, convert_amount, deflator, exchange_rate, money_label, stated_in
+from .money import convert, convert_amount, dac_rates, deflator, exchange_rate, money_label, stated_in
 from .schema import KINDS, REGIONS
 from .themes import THEMES, theme_label
 from .white_paper import REPORT_YEAR, DataFileError, white_paper
@@ -41,6 +41,7 @@ __all__ = [
     "__version__",
     "convert",
     "convert_amount",
+    "dac_rates",
     "deflator",
     "exchange_rate",
     "fmt",

@@ -153,14 +153,21 @@ def money(amount, currency: str = "USD", *, approximate: bool = False, sig: int 
     value = _decimal(amount, "money")
     sign = "-" if value < 0 else ""
     rounded = _round_sig(abs(value), sig or _DEFAULT_SIG)
-    text = _plain(rounded)
+    # With ``sig`` the significant zeros stay: 4.95e8 at two figures is "0.50 billion", not "0.5".
+    last_place = rounded.as_tuple().exponent if rounded else 0
+
+    def shown(number: Decimal, size: Decimal = Decimal(1)) -> str:
+        if sig is None:
+            return _plain(number / size)
+        places = max(0, size.adjusted() - last_place)
+        return f"{(number / size).quantize(Decimal(1).scaleb(-places)):,f}"
+
+    text = shown(rounded)
     for index, (size, word) in enumerate(_SCALES):
         if rounded >= size:
-            mantissa = rounded / size
-            if sig is not None and sig < 3 and mantissa >= 100 and index > 0:
+            if sig is not None and sig < 3 and rounded / size >= 100 and index > 0:
                 size, word = _SCALES[index - 1]
-                mantissa = rounded / size
-            text = f"{_plain(mantissa)} {word}"
+            text = f"{shown(rounded, size)} {word}"
             break
     return ("approximately " if approximate else "") + f"{sign}{SYMBOLS[currency]}{text}"
 

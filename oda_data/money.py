@@ -1,161 +1,170 @@
-"""Money in one currency and one price base.
+"""Money in one currency and one price base, for every DAC provider.
 
-Japan's DAC exchange rates and deflators ship as a small table
-(``data/dac_japan_rates.csv``, OECD DAC, Japan = donor 701). Conversions follow
-the DAC method: a flow is first put in current US dollars at the year's average
-exchange rate, then in constant prices by dividing by the donor's DAC deflator
-(USD terms, rebased so that ``base_year`` = 100). Constant yen are constant
-dollars at the base year's exchange rate.
-
-Multi-year amounts
-------------------
-An amount spread over a period (a pledge "over 2016-2018") has no single year.
-Such an amount is converted with the **arithmetic mean of the annual rates (and
-deflators) of every year of the period**, i.e. as if it were spent evenly. A row
-with both ``period_start`` and ``period_end`` uses its period; an open period
-("since 2007") runs to :func:`convert`'s ``default_year`` (the report year);
-otherwise the row's ``year``. These are the package's conventions, not the
-chapter's: it does not say when the money was spent.
+The OECD DAC exchange rates and deflators of every provider ship as a table
+(``data/dac_rates.csv``, described in ``data/dac_rates.md``; :func:`dac_rates`).
+DAC method: an amount is put in current US dollars at the year's average rate,
+then in constant prices by dividing by the donor's DAC deflator (USD terms,
+``base_year`` = 100); constant yen are constant dollars at the base year's rate.
+The default donor is Japan (701). A currency's rate is the donor's when the
+donor reports in it, else its provider's (EUR: EU Institutions, 918; CHF: 11).
+An amount over a period ("over 2016-2018") takes the **mean of the rates and
+deflators of the period's years** (as if spent evenly); an open period ("since
+2007") ends at :func:`convert`'s ``default_year``: the package's conventions,
+not the chapter's, which does not say when the money was spent.
 """
 from __future__ import annotations
 
+import difflib
 from functools import lru_cache
 from importlib import resources
+from numbers import Integral, Real
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-#: Currencies the package converts between.
+#: The chapter's currencies: the notebooks' ``currency`` choices (every currency of :func:`dac_rates` converts).
 CURRENCIES = ("USD", "JPY")
 #: Price bases accepted by :func:`convert`.
 PRICES = ("current", "constant")
+#: The default donor: Japan.
+JAPAN = 701
+_REFERENCE = {"EUR": 918, "CHF": 11}  # currencies of several providers: whose rate is the currency's
+
+
+@lru_cache(maxsize=2)
+def _read(name: str) -> pd.DataFrame:
+    with resources.files("oda_data").joinpath(f"data/{name}").open("rb") as fh:
+        return pd.read_csv(fh, dtype={"donor_code": "int64", "year": "int64", "iso3": "string"})
+
+
+def dac_rates() -> pd.DataFrame:
+    """The shipped table, a row per provider (or DAC aggregate) and year: ``donor_code``, ``donor_name``,
+    ``iso3``, ``currency``, ``year``, ``exchange_rate`` (per USD; NaN: the DAC has dollars only), ``deflator``."""
+    return _read("dac_rates.csv").copy()
+
+
+def rates_table() -> pd.DataFrame:
+    """Japan 2000-2023 (the White Paper notebooks' years) by year: ``jpy_per_usd``, ``deflator_2022``."""
+    return _read("dac_japan_rates.csv").set_index("year").sort_index()
 
 
 @lru_cache(maxsize=1)
-def rates_table() -> pd.DataFrame:
-    """Return the shipped DAC table for Japan, indexed by year.
-
-    Columns: ``jpy_per_usd`` (DAC annual average, yen per US dollar) and
-    ``deflator_2022`` (DAC deflator, 2022 = 100).
-    """
-    with resources.files("oda_data").joinpath("data/dac_japan_rates.csv").open("rb") as fh:
-        table = pd.read_csv(fh, dtype={"year": "int64"}, engine="pyarrow")
-    return table.set_index("year").sort_index()
+def _facts() -> tuple[dict, dict, tuple]:
+    """(donor, year) -> (currency, rate, deflator); donor -> (name, iso3); the currencies, USD and JPY first."""
+    t = _read("dac_rates.csv")
+    entries = {(d, y): (c, r, f) for d, y, c, r, f in zip(t.donor_code, t.year, t.currency, t.exchange_rate, t.deflator)}
+    donors = {int(c): (n, "" if pd.isna(i) else i) for c, n, i in zip(t.donor_code, t.donor_name, t.iso3)}
+    return entries, donors, tuple(dict.fromkeys(("USD", "JPY", *sorted(t.currency.unique()))))
 
 
-def _check_year(year: int) -> int:
-    table = rates_table()
-    try:
-        year_int = int(year)
-    except (TypeError, ValueError):
-        raise ValueError(f"year must be an integer, got {year!r}") from None
-    if year_int != year or year_int not in table.index:
-        raise ValueError(
-            f"no DAC exchange rate or deflator for year {year!r}: the shipped table "
-            f"covers {table.index.min()}-{table.index.max()}"
-        )
-    return year_int
+def _unknown(what: str, value, choices: dict) -> ValueError:
+    """``choices``: each valid value with its other spellings (name, ISO code) for the "did you mean"."""
+    labels = {c: " ".join(map(str, (c, *names[:1]))) for c, names in choices.items()}
+    spellings = {str(s).lower(): c for c, names in choices.items() for s in (c, *names) if s}
+    close = difflib.get_close_matches(str(value).strip().lower(), list(spellings), n=1, cutoff=0.75)
+    hint = f" (did you mean {labels[spellings[close[0]]]}?)" if close else ""
+    return ValueError(f"unknown {what} {value!r}; expected one of: {', '.join(labels.values())}{hint}")
 
 
-def _check_currency(currency: str) -> str:
-    if currency not in CURRENCIES:
-        raise ValueError(
-            f"unknown currency {currency!r}; expected one of: {', '.join(CURRENCIES)}"
-        )
-    return currency
+def _check(*currencies: str, prices: str = "current") -> None:
+    for currency in currencies:
+        if currency not in _facts()[2]:
+            raise _unknown("currency", currency, {c: () for c in _facts()[2]})
+    if prices not in PRICES:
+        raise ValueError(f"unknown prices {prices!r}; expected one of: {', '.join(PRICES)}")
 
 
-def exchange_rate(year: int, currency: str = "JPY") -> float:
-    """Units of national currency per US dollar, DAC annual average.
+def _year(value, what: str = "year") -> int:
+    """A whole year: an int, or a float without fraction (a column with NA); never a bool."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value).is_integer():
+        raise ValueError(f"{what} must be an integer year, got {value!r}")
+    return int(value)
 
-    Parameters
-    ----------
-    year : int
-        Calendar year, within the shipped table (2000-2023).
-    currency : {"JPY", "USD"}
-        ``"USD"`` returns 1.0.
 
-    Raises
-    ------
-    ValueError
-        For a year outside the table or an unknown currency.
+def _known(donor) -> bool:
+    return isinstance(donor, Integral) and not isinstance(donor, bool) and int(donor) in _facts()[1]
 
-    Examples
-    --------
-    >>> exchange_rate(2018)
-    110.4378
-    """
-    year = _check_year(year)
-    if _check_currency(currency) == "USD":
+
+def _donor(donor) -> int:
+    if donor is None or _known(donor):
+        return JAPAN if donor is None else int(donor)
+    raise _unknown("donor", donor, _facts()[1])
+
+
+def _label(donor: int) -> str:
+    return f"{_facts()[1][donor][0]} ({donor})"
+
+
+def _entry(donor: int, year, what: str = "year") -> tuple[str, float, float]:
+    entry = _facts()[0].get((donor, _year(year, what)))
+    if entry is None:
+        years = {y for d, y in _facts()[0] if d == donor}
+        spans = zip(sorted(y for y in years if y - 1 not in years), sorted(y for y in years if y + 1 not in years))
+        raise ValueError(f"no DAC exchange rate or deflator for {what} {year!r} of {_label(donor)}: the shipped "
+                         f"table covers {', '.join(f'{a}-{b}' if a < b else str(a) for a, b in spans)}")
+    return entry
+
+
+def _rate(currency: str, year, donor: int | None, *, strict: bool = False) -> float:
+    """``currency`` per US dollar: the donor's own rate for its currency, else the currency's."""
+    _check(currency)
+    own = _entry(JAPAN if donor is None else donor, year)[0]
+    if currency == "USD":
         return 1.0
-    return float(rates_table().at[year, "jpy_per_usd"])
+    if strict and donor is not None and own != currency:
+        raise ValueError(f"{_label(donor)} has DAC exchange rates in {own} in {year}, not {currency}: "
+                         f"ask exchange_rate({year}, {own!r}, donor={donor})")
+    source = donor if donor is not None and own == currency else (
+        _REFERENCE.get(currency) or next(d for (d, _), e in _facts()[0].items() if e[0] == currency))
+    rate = _entry(source, year)[1]
+    if np.isnan(rate):
+        raise ValueError(f"the DAC gives no {currency} exchange rate for {_label(source)} in {year}: "
+                         "its figures for that year are in US dollars only")
+    return float(rate)
 
 
-def deflator(year: int, base_year: int = 2022) -> float:
-    """Japan's DAC deflator for ``year``, rebased so that ``base_year`` = 100.
+def exchange_rate(year: int, currency: str = "JPY", *, donor: int | None = None) -> float:
+    """Units of ``currency`` per US dollar in ``year``, DAC annual average.
+
+    With ``donor`` (a DAC provider code: 5 Germany) the donor's own rate, in its
+    currency; else the currency's. :class:`ValueError` for a year the table
+    lacks, a fractional year, an unknown currency or donor.
+
+    >>> exchange_rate(2018), exchange_rate(2018, "EUR", donor=5)
+    (110.4378, 0.8473)
+    """
+    return _rate(currency, year, None if donor is None else _donor(donor), strict=True)
+
+
+def deflator(year: int, base_year: int = 2022, *, donor: int | None = None) -> float:
+    """The donor's DAC deflator (default Japan's) for ``year``, rebased so that ``base_year`` = 100.
 
     Constant-price USD = current USD / (deflator / 100).
 
-    Examples
-    --------
-    >>> deflator(2018)
-    117.09
+    >>> deflator(2018), round(deflator(2018, donor=302), 2)
+    (117.09, 86.71)
     """
-    year, base_year = _check_year(year), _check_year(base_year)
-    column = rates_table()["deflator_2022"]
-    return float(column[year] / column[base_year] * 100.0)
+    donor = _donor(donor)
+    value, base = _entry(donor, year)[2], _entry(donor, base_year, "base_year")[2]
+    if np.isnan(value) or np.isnan(base):
+        raise ValueError(f"the DAC gives no deflator for {_label(donor)} in {year if np.isnan(value) else base_year}")
+    return float(value / base * 100.0)
 
 
 def _years(year=None, period_start=None, period_end=None) -> list[int]:
     if _present(period_start) and _present(period_end):
-        start, end = int(period_start), int(period_end)
+        start, end = _year(period_start, "period start"), _year(period_end, "period end")
         if end < start:
             raise ValueError(f"period end {end} is before its start {start}")
-        return [_check_year(y) for y in range(start, end + 1)]
+        return list(range(start, end + 1))
     if _present(year):
-        return [_check_year(int(year))]
+        return [_year(year)]
     raise ValueError("an amount needs a year or a period (start and end) to be converted")
 
 
 def _present(value) -> bool:
-    return value is not None and not (isinstance(value, float) and np.isnan(value)) and value is not pd.NA
-
-
-def convert_amount(
-    amount: float,
-    currency: str,
-    *,
-    year: int | None = None,
-    period_start: int | None = None,
-    period_end: int | None = None,
-    to: str = "USD",
-    prices: str = "current",
-    base_year: int = 2022,
-) -> float:
-    """Convert one amount to ``to`` currency in ``prices`` terms.
-
-    The amount's years are its period (``period_start``..``period_end``
-    inclusive) when both are given, else ``year``; over a period the mean annual
-    rate and deflator are used (see module docstring).
-
-    Examples
-    --------
-    $120 million over 2016-2018 in current yen:
-
-    >>> round(convert_amount(120e6, "USD", period_start=2016, period_end=2018, to="JPY") / 1e9, 2)
-    13.26
-    """
-    _check_currency(currency)
-    _check_currency(to)
-    if prices not in PRICES:
-        raise ValueError(f"unknown prices {prices!r}; expected one of: {', '.join(PRICES)}")
-    years = _years(year, period_start, period_end)
-    usd_current = amount / _mean(exchange_rate(y, currency) for y in years)
-    if prices == "current":
-        return usd_current * _mean(exchange_rate(y, to) for y in years)
-    usd_constant = usd_current / (_mean(deflator(y, base_year) for y in years) / 100.0)
-    return usd_constant * exchange_rate(base_year, to)
+    return value is not None and value is not pd.NA and not (isinstance(value, float) and np.isnan(value))
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -163,108 +172,97 @@ def _mean(values: Iterable[float]) -> float:
     return sum(values) / len(values)
 
 
-def convert(
-    frame: pd.DataFrame,
-    *,
-    to: str = "USD",
-    prices: str = "current",
-    base_year: int = 2022,
-    amount: str = "amount",
-    currency: str = "currency",
-    column: str | None = None,
-    default_year: int | None = None,
-) -> pd.DataFrame:
-    """Return a copy of ``frame`` with its amounts in one currency and price base.
+def _parts(currency: str, years: list[int], to: str, prices: str, base_year, donor) -> tuple[float, float, float]:
+    """amount / from-rate / (deflator / 100) * to-rate: the three numbers (1.0 for current prices)."""
+    from_rate = _mean(_rate(currency, y, donor) for y in years)
+    if prices == "current":
+        return from_rate, 1.0, _mean(_rate(to, y, donor) for y in years)
+    return from_rate, _mean(deflator(y, base_year, donor=donor) for y in years) / 100.0, _rate(to, base_year, donor)
 
-    Parameters
-    ----------
-    frame : DataFrame
-        Needs the columns named by ``amount`` and ``currency`` and, for the
-        years, ``year`` and/or ``period_start``/``period_end`` (see
-        :func:`convert_amount` for the rule over periods).
-    to : {"USD", "JPY"}
-    prices : {"current", "constant"}
-        ``"constant"`` expresses the amount in ``base_year`` prices.
-    base_year : int
-        Base year of constant prices (2000-2023).
-    column : str, optional
-        Name of the new column; default ``amount_<to>_<prices>`` in lower case.
-    default_year : int, optional
-        Year used for a row that has an amount but neither a period nor a
-        year, e.g. a cumulative total "to date", and the end of an open period
-        ("since 2007" runs 2007..``default_year``). Without it such a row is an
-        error. For the White Paper pass :data:`oda_data.white_paper.REPORT_YEAR`.
 
-    Returns
-    -------
-    DataFrame
-        Rows without an amount get ``NaN`` in the new column.
+def convert_amount(amount: float, currency: str, *, year: int | None = None, period_start: int | None = None,
+                   period_end: int | None = None, to: str = "USD", prices: str = "current",
+                   base_year: int = 2022, donor: int | None = None) -> float:
+    """Convert one amount of ``donor`` (default Japan) to ``to`` currency in ``prices`` terms.
 
-    Raises
-    ------
-    ValueError
-        Naming the row (``record_id`` when present) whose year or currency is
-        outside the shipped table.
+    Its years: the period ``period_start``..``period_end`` when both are given
+    (the mean rate and deflator), else ``year``.
+
+    >>> round(convert_amount(120e6, "USD", period_start=2016, period_end=2018, to="JPY") / 1e9, 2)
+    13.26
     """
-    _check_currency(to)
-    if prices not in PRICES:
-        raise ValueError(f"unknown prices {prices!r}; expected one of: {', '.join(PRICES)}")
-    _check_year(base_year)
-    missing = [c for c in (amount, currency) if c not in frame.columns]
-    if missing:
-        raise KeyError(f"convert() needs column(s) {missing}; the frame has {list(frame.columns)}")
-    column = column or f"amount_{to.lower()}_{prices}"
-    values = np.full(len(frame), np.nan)
-    for position, (_, row) in enumerate(frame.iterrows()):
-        value = row[amount]
-        if not _present(value) or pd.isna(value):
-            continue
-        start, end = row.get("period_start"), row.get("period_end")
-        if _present(start) and not _present(end) and default_year is not None:
-            # An open period ("since 2007") runs to the report year.
-            end = max(int(start), int(default_year))
+    _check(currency, to, prices=prices)
+    donor = None if donor is None else _donor(donor)
+    rate_from, deflated, rate_to = _parts(currency, _years(year, period_start, period_end), to, prices, base_year, donor)
+    return amount / rate_from / deflated * rate_to
+
+
+def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", base_year: int = 2022,
+            amount: str | Sequence[str] = "amount", currency: str = "currency", column: str | None = None,
+            default_year: int | None = None, donor: int | str | None = None,
+            fallback_donor: int | None = None) -> pd.DataFrame:
+    """Return a copy of ``frame`` with its amounts also in one currency and price base.
+
+    ``amount``: the column (or columns) of amounts; each gets ``<amount>_<to>_<prices>``
+    (or ``column``) in the same unit, NaN where it has none. ``currency``: the
+    column of currency codes, or one code for every row (``"USD"``: a CRS frame).
+    ``donor``: a DAC provider code, or the column of codes (``"donor_code"``);
+    default Japan. A donor the table lacks (multilaterals, private donors) is an
+    error unless ``fallback_donor`` says whose rates to use (the analyst's
+    choice, e.g. 20002 "Multilaterals organisations"). Years: the row's period,
+    else ``year``, else ``default_year`` (for the White Paper its ``REPORT_YEAR``),
+    which also ends an open period. An error names the row (``record_id``).
+    """
+    _check(to, prices=prices)
+    by_column = isinstance(donor, str)
+    _entry(_donor(None if by_column else donor), base_year, "base_year")
+    amounts = [amount] if isinstance(amount, str) else list(amount)
+    fixed = currency if currency not in frame.columns and currency in _facts()[2] else None
+    missing = [c for c in (*amounts, *([] if fixed else [currency]), *([donor] if by_column else [])) if c not in frame]
+    if missing or not amounts:
+        raise KeyError(f"convert() needs column(s) {missing or amounts}; the frame has {list(frame.columns)}")
+    fallback = None if fallback_donor is None else _donor(fallback_donor)
+
+    def cells(name, default=None) -> list:
+        return frame[name].astype(object).tolist() if name in frame.columns else [default] * len(frame)
+
+    parts, found = {}, []
+    for index, record, year, start, end, code, who, has_amount in zip(
+            frame.index, cells("record_id"), cells("year"), cells("period_start"), cells("period_end"),
+            cells(currency, fixed), cells(donor) if by_column else cells("", donor), frame[amounts].notna().any(axis=1)):
+        year, start, end = (v if _present(v) else None for v in (year, start, end))
+        if start is not None and end is None and default_year is not None:
+            end = max(_year(start, "period start"), _year(default_year, "default_year"))  # an open period
+        if by_column:  # a missing code must never mean the default donor, Japan
+            who = fallback if fallback is not None and not _known(who) else (pd.NA if who is None else who)
+        key = (code, default_year if year is None else year, start, end, who)
         try:
-            values[position] = convert_amount(
-                float(value),
-                row[currency],
-                year=row.get("year") if _present(row.get("year")) else default_year,
-                period_start=start,
-                period_end=end,
-                to=to,
-                prices=prices,
-                base_year=base_year,
-            )
+            if has_amount and key not in parts:
+                _check(code)
+                parts[key] = _parts(code, _years(*key[1:4]), to, prices, base_year, None if who is None else _donor(who))
         except ValueError as error:
-            label = row.get("record_id", f"row {position}")
-            raise ValueError(f"cannot convert {label}: {error}") from None
+            hint = "; pass fallback_donor= for donors the table lacks" if "unknown donor" in str(error) else ""
+            raise ValueError(f"cannot convert {record if _present(record) else f'row {index!r}'}: {error}{hint}") from None
+        found.append(parts[key] if has_amount else (np.nan,) * 3)
+    rate_from, deflated, rate_to = np.array(found, dtype="float64").reshape(-1, 3).T
     out = frame.copy()
-    out[column] = values
+    for name in amounts:
+        values = pd.to_numeric(frame[name]).to_numpy(dtype="float64", na_value=np.nan)
+        out[column if column and len(amounts) == 1 else f"{name}_{to.lower()}_{prices}"] = (
+            values / rate_from / deflated * rate_to)
     return out
 
 
 def stated_in(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
     """The amount the chapter itself gives in ``currency`` for each row, if any.
 
-    A row in ``currency`` gives its own amount; a row restated in ``currency``
-    by another record (``equivalent_of``: "$120 million (approximately ¥14
-    billion)") gives that record's amount, and the restatement gives the
-    original's. Use it before converting: where the chapter states the other
-    currency, its figure (and its "approximately") is used, not a conversion.
-
-    Returns
-    -------
-    DataFrame
-        Aligned with ``frame``: ``stated_amount`` (NaN where the chapter gives
-        no amount in ``currency``) and ``stated_approximate``.
-
-    Examples
-    --------
-    >>> import oda_data
-    >>> wp = oda_data.white_paper()
-    >>> stated_in(wp, "JPY").loc[wp["record_id"] == "WP-CT-03"].values.tolist()
-    [[14000000000.0, True]]
+    A row in ``currency`` gives its own amount; a row restated by another record
+    (``equivalent_of``: "$120 million (approximately ¥14 billion)") gives that
+    record's, and the other way round: where the chapter states the currency,
+    its figure (and "approximately") is used, not a conversion. Returns
+    ``stated_amount`` (NaN where none) and ``stated_approximate``, aligned with ``frame``.
     """
-    _check_currency(currency)
+    _check(currency)
     by_id = frame.set_index("record_id")[["amount", "currency", "approximate"]]
     links = frame.dropna(subset=["equivalent_of"])
     pairs = dict(zip(links["record_id"], links["equivalent_of"]))
@@ -272,29 +270,17 @@ def stated_in(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
     amounts, approximate = [], []
     for record_id, own_currency in zip(frame["record_id"], frame["currency"]):
         source = record_id if own_currency == currency else pairs.get(record_id)
-        if source is not None and by_id.at[source, "currency"] == currency:
-            amounts.append(float(by_id.at[source, "amount"]))
-            approximate.append(bool(by_id.at[source, "approximate"]))
-        else:
-            amounts.append(np.nan)
-            approximate.append(False)
+        found = source is not None and by_id.at[source, "currency"] == currency
+        amounts.append(float(by_id.at[source, "amount"]) if found else np.nan)
+        approximate.append(bool(by_id.at[source, "approximate"]) if found else False)
     return pd.DataFrame({"stated_amount": amounts, "stated_approximate": approximate}, index=frame.index)
 
 
 def money_label(to: str, prices: str, base_year: int = 2022) -> str:
     """A short unit label for axes and tables, e.g. ``"USD, constant 2022 prices"``."""
-    _check_currency(to)
+    _check(to)
     return f"{to}, current prices" if prices == "current" else f"{to}, constant {base_year} prices"
 
 
-__all__: Sequence[str] = (
-    "CURRENCIES",
-    "PRICES",
-    "convert",
-    "convert_amount",
-    "deflator",
-    "exchange_rate",
-    "money_label",
-    "rates_table",
-    "stated_in",
-)
+__all__: Sequence[str] = ("CURRENCIES", "JAPAN", "PRICES", "convert", "convert_amount", "dac_rates", "deflator",
+                          "exchange_rate", "money_label", "rates_table", "stated_in")

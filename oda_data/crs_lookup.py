@@ -1,0 +1,40 @@
+"""Package tables the CRS notebooks look codes up in: broad DAC regions of recipient codes, channel names."""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import pandas as pd
+import yaml
+
+
+@lru_cache(maxsize=2)
+def _table(name: str) -> pd.DataFrame:
+    with resources.files("oda_data").joinpath(f"data/{name}").open(encoding="utf-8") as stream:
+        return pd.read_csv(stream, keep_default_na=False, na_values=[""])
+
+
+def region_ranges() -> pd.DataFrame:
+    """``data/crs_regions.csv``: ``first_code``, ``last_code``, ``region``, ``dac_regions``."""
+    return _table("crs_regions.csv").copy()
+
+
+def channel_names() -> dict[int, str]:
+    """CRS channel-of-delivery code -> name, from ``data/crs_channel_codes.csv``."""
+    channels = _table("crs_channel_codes.csv")
+    return dict(zip(channels["channel_code"].astype(int), channels["channel_name"]))
+
+
+def crs_region(codes) -> pd.Series:
+    """The region of each recipient code ("Unspecified" for a missing or unknown code)."""
+    codes = pd.Series(codes).astype("float64")
+    regions = pd.Series("Unspecified", index=codes.index, dtype=object)
+    for r in region_ranges().itertuples():
+        regions[codes.between(r.first_code, r.last_code)] = r.region
+    return regions
+
+
+def white_paper_queries() -> dict:
+    """``data/white_paper_crs_queries.yaml``: record_id -> its CRS counterpart (query, note, partial) or reason."""
+    text = resources.files("oda_data").joinpath("data/white_paper_crs_queries.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)["records"]
