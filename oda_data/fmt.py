@@ -40,13 +40,11 @@ __all__ = [
     "number",
     "percent",
     "period",
-    "read_table",
     "round_half_up",
     "scale",
     "significant_figures",
     "Table",
     "table",
-    "unescape",
 ]
 
 #: Currency symbols used in prose, charts and tables.
@@ -259,16 +257,6 @@ def escape(text) -> str:
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
 
 
-def unescape(text: str) -> str:
-    """Undo :func:`escape` (read a notebook's Markdown output as plain text)."""
-    text = text.replace(DOLLAR, "$")
-    text = re.sub(r"\\([\\`*_\[\]|~#\-+.)])", r"\1", text)
-    for char, entity in _HTML.items():
-        if char != "&":
-            text = text.replace(entity, char)
-    return text.replace("&amp;", "&")
-
-
 class _EscapingFormatter(string.Formatter):
     def format_field(self, value, format_spec):
         return escape(super().format_field(value, format_spec))
@@ -378,15 +366,3 @@ def table(
         styler.set_caption(_html(caption))
         styler.plain_caption = caption
     return styler
-
-
-def read_table(html_text: str) -> pd.DataFrame:
-    """The cells of the first table of :func:`table`'s HTML, as text (tests read outputs with it)."""
-    table_html = re.search(r"<table\b.*?</table>", html_text, flags=re.S)
-    rows = [
-        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S)]
-        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table_html.group(0) if table_html else "", flags=re.S)
-    ]
-    if not rows:
-        raise ValueError("fmt.read_table: no <table> rows in the given HTML")
-    return pd.DataFrame(rows[1:], columns=rows[0])

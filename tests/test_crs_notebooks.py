@@ -3,7 +3,7 @@
 Expected numbers are computed here another way: donor totals with pandas
 straight from the raw file, theme totals with ``read_crs`` + ``tag_themes``
 and plain masks, White Paper queries with masks written out in this file.
-Tables are read back from the notebook's HTML (``fmt.read_table``), prose
+Tables are read back from the notebook's HTML (``notebook_testlib.read_table``), prose
 from its Markdown outputs.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ from oda_data import fmt
 from oda_data.crs.demo import DEMO_PATH, ENV_VAR
 
 from conftest import REPO_ROOT
+from notebook_testlib import read_table, unescape
 from crs_testlib import FIXTURES, REAL_SUMMARY, bulk_text_rows
 
 pytestmark = pytest.mark.notebooks
@@ -49,12 +50,12 @@ def outputs(notebook):
 
 def prose(notebook) -> list[str]:
     """Each Markdown output as plain text (escapes undone, bold markers dropped)."""
-    return [fmt.unescape(re.sub(r"(?<!\\)\*\*", "", o["data"]["text/markdown"]))
+    return [unescape(re.sub(r"(?<!\\)\*\*", "", o["data"]["text/markdown"]))
             for o in outputs(notebook) if "text/markdown" in o.get("data", {})]
 
 
 def tables(notebook) -> list[pd.DataFrame]:
-    return [fmt.read_table(o["data"]["text/html"]) for o in outputs(notebook)
+    return [read_table(o["data"]["text/html"]) for o in outputs(notebook)
             if "<table" in o.get("data", {}).get("text/html", "") and "oda_" in o["data"]["text/html"]]
 
 
