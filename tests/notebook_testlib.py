@@ -120,7 +120,7 @@ def images(notebook: nbformat.NotebookNode) -> int:
 
 def money_figures(text: str) -> list[str]:
     """Every amount of money in ``text``, with its "approximately" where it has one."""
-    return MONEY.findall(text)
+    return MONEY.findall(text.replace("Approximately ", "approximately "))  # a sentence may start with it
 
 
 def people_figures(text: str) -> list[tuple[bool, int]]:
