@@ -7,6 +7,8 @@ from importlib import resources
 import pandas as pd
 import yaml
 
+from . import fmt
+
 
 @lru_cache(maxsize=2)
 def _table(name: str) -> pd.DataFrame:
@@ -38,3 +40,18 @@ def white_paper_queries() -> dict:
     """``data/white_paper_crs_queries.yaml``: record_id -> its CRS counterpart (query, note, partial) or reason."""
     text = resources.files("oda_data").joinpath("data/white_paper_crs_queries.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)["records"]
+
+
+_CHOSEN_BY = {"parameter": "the `crs_source` parameter", "ODA_CRS_SOURCE": "the environment variable `ODA_CRS_SOURCE`",
+              "bundled demo": "default, since neither `crs_source` nor `ODA_CRS_SOURCE` names a file"}
+
+
+def about_source(source) -> str:
+    """Markdown: which CRS file a page reads, who chose it, and "not OECD figures" for the demonstration file."""
+    if source.is_demo:
+        return "**Demonstration data, not OECD figures.** " + fmt.markdown(
+            "This run reads {name}, chosen by " + _CHOSEN_BY[source.origin] + ": invented activities in a real CRS "
+            "layout that ship with the package. Its numbers show how the analysis works and say nothing about real "
+            "aid.", name=source.name)
+    return fmt.markdown("**Source:** the OECD CRS file {name}, named by " + _CHOSEN_BY[source.origin] + ".",
+                        name=source.name)
