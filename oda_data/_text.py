@@ -17,11 +17,8 @@ def _escaped(match: re.Match) -> str:
 
 
 def printable(text) -> str:
-    """``text`` (any object, via ``str``) with every control character escaped as ``\\xNN``/``\\uNNNN``.
-
-    Ordinary letters of every script, accents and emoji are kept as they are:
-    ``printable("Côte d'Ivoire\\x1b[31m")`` is ``"Côte d'Ivoire\\\\x1b[31m"``.
-    """
+    """``text`` (any object, via ``str``) with every control character escaped as ``\\xNN``/``\\uNNNN``; letters of
+    every script, accents and emoji kept."""
     return _UNSAFE.sub(_escaped, str(text))
 
 

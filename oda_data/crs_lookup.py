@@ -16,11 +16,6 @@ def _table(name: str) -> pd.DataFrame:
         return pd.read_csv(stream, keep_default_na=False, na_values=[""])
 
 
-def region_ranges() -> pd.DataFrame:
-    """``data/crs_regions.csv``: ``first_code``, ``last_code``, ``region``, ``dac_regions``."""
-    return _table("crs_regions.csv").copy()
-
-
 def channel_names() -> dict[int, str]:
     """CRS channel-of-delivery code -> name, from ``data/crs_channel_codes.csv``."""
     channels = _table("crs_channel_codes.csv")
@@ -28,10 +23,10 @@ def channel_names() -> dict[int, str]:
 
 
 def crs_region(codes) -> pd.Series:
-    """The region of each recipient code ("Unspecified" for a missing or unknown code)."""
+    """The region of each recipient code by ``data/crs_regions.csv`` ("Unspecified" for a missing or unknown code)."""
     codes = pd.Series(codes).astype("float64")
     regions = pd.Series("Unspecified", index=codes.index, dtype=object)
-    for r in region_ranges().itertuples():
+    for r in _table("crs_regions.csv").itertuples():
         regions[codes.between(r.first_code, r.last_code)] = r.region
     return regions
 

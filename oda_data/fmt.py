@@ -33,8 +33,6 @@ _DEFAULT_SIG = 3
 _SINGULAR = {"people": "person", "countries": "country", "activities": "activity", "staff": "staff"}
 
 
-# --- numbers -----------------------------------------------------------------------------
-
 
 def _decimal(value, what: str) -> Decimal:
     """``value`` as a finite Decimal, or a ValueError naming ``what`` was expected."""
@@ -66,12 +64,7 @@ def _plain(value: Decimal) -> str:
 
 
 def significant_figures(amount) -> int:
-    """Significant figures of a figure as the source states it.
-
-    Trailing zeros of a whole number are not significant (the chapter's
-    "$120 million" is known to the ten million): 6e9 -> 1, 120e6 -> 2,
-    15.1e6 -> 3, 468e6 -> 3, 2653 -> 4.
-    """
+    """Significant figures of a figure as stated; a whole number's trailing zeros are not (120e6 -> 2, 15.1e6 -> 3)."""
     value = abs(_decimal(amount, "significant_figures"))
     return 1 if value == 0 else len(value.normalize().as_tuple().digits)
 
@@ -83,8 +76,6 @@ def number(value, decimals: int | None = None) -> str:
         return f"{value_d.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP):,f}"
     return _plain(value_d)
 
-
-# --- money -------------------------------------------------------------------------------
 
 
 def money(amount, currency: str = "USD", *, approximate: bool = False, sig: int | None = None) -> str:
@@ -130,8 +121,6 @@ def scale(largest) -> tuple[float, str]:
     return 1.0, ""
 
 
-# --- counts, percent, periods, lists -----------------------------------------------------
-
 
 def count(n, noun: str | None = None, *, approximate: bool = False) -> str:
     """A whole number with thousands separators and its (plural) noun: "2,653 people", "1 person"."""
@@ -172,8 +161,6 @@ def join(items: Iterable, conjunction: str = "and") -> str:
         return "".join(items)
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
-
-# --- Markdown ----------------------------------------------------------------------------
 
 # Backslash-escaped; parentheses are left alone on purpose: "\(" would open inline TeX.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
