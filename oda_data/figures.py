@@ -1,15 +1,9 @@
 """White Paper records as the chapter states them and in a money basis, honestly rounded.
 
-What the White Paper notebooks share lives here once: the set-up (:func:`chapter`),
-a record's figures in words (the amount with its restatement, "$120 million
-(approximately ¥14 billion)"; the amount in the run's basis at no more precision
-than the chapter's; people in the chapter's measure), the record table and the
-amount chart. Selecting, grouping, comparing and the sentences stay in the notebooks::
-
-    records, restatements = figures.chapter(basis)
-    table = figures.figure_columns(records, restatements, basis)
-
-``basis`` is what :func:`oda_data.params.check_money_basis` returns.
+What the White Paper notebooks share, once: the set-up (:func:`chapter`), a record's figures in
+words (the amount with its restatement, the amount in the basis at the chapter's precision, people
+in the chapter's measure), the record table and the amount chart. Selecting, grouping, comparing
+and the sentences stay in the notebooks. ``basis``: :func:`oda_data.params.check_money_basis`.
 """
 from __future__ import annotations
 
@@ -93,9 +87,8 @@ def people_text(row) -> str:
 
 
 def figure_columns(frame: pd.DataFrame, restatements: pd.DataFrame, basis) -> pd.DataFrame:
-    """``frame`` with the text a table of records shows: ``stated``, ``shown`` (in the basis),
-    ``people_text``, ``measure``, ``period``, ``year``, ``note`` ("" where empty); ``value`` is the
-    number behind ``shown`` (the restatement's where the chapter gives that currency)."""
+    """``frame`` with the text a table shows (``stated``, ``shown``, ``people_text``, ``measure``, ``period``,
+    ``year``, ``note``; "" where empty) and ``value``, the number behind ``shown``."""
     rows = list(frame.itertuples())
     return frame.assign(
         stated=[stated(r, restatements) if pd.notna(r.amount) else "" for r in rows],
