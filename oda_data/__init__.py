@@ -1,20 +1,8 @@
 """oda_data: ODA for security and stability, from Japan's White Paper and the OECD CRS.
 
-Everything a notebook needs is importable from here::
-
-    import oda_data
-    wp = oda_data.white_paper()
-    oda_data.convert(wp, to="JPY", prices="constant", base_year=2022)
-    oda_data.fmt.money(6e9, "USD", approximate=True)   # 'approximately $6 billion'
-    oda_data.style.show(fig, alt="...")                # a chart as SVG with alt text
-
-The analysis itself (selecting, grouping, comparing, the sentences) lives in
-the notebooks; the package loads and validates data, converts money, names
-themes, formats numbers (:mod:`oda_data.fmt`) and styles charts
-(:mod:`oda_data.style`).
-
-Note: PyPI's ``oda-data`` (ONE Campaign) also imports as ``oda_data``; do not
-install both in one environment. This distribution is ``oda-security-notebooks``.
+``oda_data.white_paper()``, ``read_crs``, ``convert``, ``fmt`` (numbers in words) and ``style`` (charts):
+the analysis itself lives in the notebooks. PyPI's ``oda-data`` (ONE Campaign) also imports as
+``oda_data``: do not install both; this distribution is ``oda-security-notebooks``.
 """
 from __future__ import annotations
 
@@ -32,24 +20,4 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = [
-    "KINDS",
-    "REPORT_YEAR",
-    "REGIONS",
-    "THEMES",
-    "DataFileError",
-    "__version__",
-    "convert",
-    "convert_amount",
-    "dac_rates",
-    "deflator",
-    "exchange_rate",
-    "fmt",
-    "money_label",
-    "read_crs",
-    "stated_in",
-    "style",
-    "tag_themes",
-    "theme_label",
-    "white_paper",
-]
+__all__ = ["KINDS", "REPORT_YEAR", "REGIONS", "THEMES", "DataFileError", "__version__", "convert", "convert_amount", "dac_rates", "deflator", "exchange_rate", "fmt", "money_label", "read_crs", "stated_in", "style", "tag_themes", "theme_label", "white_paper"]

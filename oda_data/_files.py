@@ -1,12 +1,8 @@
 """Atomic file writes shared by the reports, the CRS cache and the downloader.
 
-Every file the package writes for others to read goes first to a temporary
-file in the *same folder* (so that :func:`os.replace` is an atomic rename,
-never a copy across file systems), then is moved over its final name: readers
-see the old file or the whole new one, never half of one. Temporary names are
-``.<final name>.<random><suffix>`` (suffix :data:`TEMP_SUFFIX` by default),
-hidden, and recognisable by the clean-ups that remove the leftovers of an
-interrupted run (``oda-data cache clear``, ``oda-data reports build``).
+A file goes first to a hidden temporary file in the same folder (``.<name>.<random><suffix>``,
+:data:`TEMP_SUFFIX`), then :func:`os.replace` moves it over its name: readers see the old file or
+the whole new one; the clean-ups (``oda-data cache clear``, ``reports build``) find the leftovers.
 """
 from __future__ import annotations
 
@@ -24,21 +20,10 @@ TEMP_SUFFIX = ".tmp"
 @contextlib.contextmanager
 def temporary_beside(path: str | PathLike, *, suffix: str = TEMP_SUFFIX,
                      folder: str | PathLike | None = None) -> Iterator[Path]:
-    """Yield a new, empty temporary file in the folder of ``path``; remove it on exit.
+    """Yield a new, empty temporary file beside ``path`` (or in ``folder``, same file system); remove it on exit.
 
-    Write to it, then move it over ``path`` with :func:`publish` (or
-    :func:`os.replace`) inside the ``with`` block; whatever is still there on
-    exit (an exception, an unfinished write) is deleted.
-
-    Parameters
-    ----------
-    path : path-like
-        The final file; its folder must exist.
-    suffix : str
-        End of the temporary name (a tool may need one, e.g. ``.tmp.ipynb``).
-    folder : path-like, optional
-        Where to create it instead (same file system as ``path``): the reports
-        build keeps its temporary files in a folder of its own.
+    Move it over ``path`` with :func:`publish` inside the ``with`` block; whatever is left on exit
+    (an exception, an unfinished write) is deleted. ``suffix``: the name's end (``.tmp.ipynb``).
     """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=folder or path.parent, prefix=f".{path.name}.",
@@ -58,12 +43,7 @@ def publish(temporary: str | PathLike, target: str | PathLike) -> None:
 
 def atomic_write(path: str | PathLike, data: str | bytes, *,
                  folder: str | PathLike | None = None) -> None:
-    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file and ``os.replace``.
-
-    Readers see either the old file or the whole new one, never a partial
-    write; the temporary file is removed when anything fails. ``folder``: see
-    :func:`temporary_beside`.
-    """
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file and ``os.replace``."""
     path = Path(path)
     with temporary_beside(path, folder=folder) as temporary:
         with open(temporary, "wb") as stream:

@@ -1,10 +1,8 @@
 """Text safe to print in a message: from a file, a server or a failed notebook.
 
-A CRS file's header, a cell, a server's reply or a file name can hold control
-characters: an ANSI escape (``\\x1b[2J`` clears the terminal), a carriage
-return that overwrites the start of the line, a newline that forges a second
-message, or a Unicode bidirectional override that reorders what is shown.
-Every message that quotes such text passes it through :func:`printable`.
+ANSI escapes, carriage returns, newlines and bidirectional overrides in a header, a cell or a file
+name could clear, overwrite, forge or reorder what is shown: every message quoting such text
+passes it through :func:`printable`.
 """
 from __future__ import annotations
 
@@ -19,11 +17,8 @@ def _escaped(match: re.Match) -> str:
 
 
 def printable(text) -> str:
-    """``text`` (any object, via ``str``) with every control character escaped as ``\\xNN``/``\\uNNNN``.
-
-    Ordinary letters of every script, accents and emoji are kept as they are:
-    ``printable("Côte d'Ivoire\\x1b[31m")`` is ``"Côte d'Ivoire\\\\x1b[31m"``.
-    """
+    """``text`` (any object, via ``str``) with every control character escaped as ``\\xNN``/``\\uNNNN``; letters of
+    every script, accents and emoji kept."""
     return _UNSAFE.sub(_escaped, str(text))
 
 

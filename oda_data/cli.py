@@ -1,13 +1,5 @@
-"""The ``oda-data`` command line.
-
-Sub-commands are registered by the module that implements them, so each
-concern keeps its own options next to its code::
-
-    oda-data reports build [--schedule FILE] [--output DIR] [--jobs N] [--force]
-    oda-data ingest PATH
-    oda-data cache list | clear
-    oda-data download crs [--year YYYY | --full | --reduced] [--dest DIR]
-"""
+"""The ``oda-data`` command line: each module in ``_COMMAND_MODULES`` registers its sub-commands
+(``reports build``, ``ingest``, ``cache list|clear``, ``download crs``) next to its code."""
 from __future__ import annotations
 
 import argparse

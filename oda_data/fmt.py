@@ -1,18 +1,8 @@
 """The one place that turns numbers into words: money, counts, percent, periods, tables.
 
-Honest rounding: a figure never shows more precision than its source. The
-chapter's "approximately $6 billion" has one significant figure; converted to
-yen it stays one significant figure ("approximately ¥0.7 trillion", not
-"¥663 billion")::
-
-    fmt.money(663e9, "JPY", approximate=True, sig=fmt.significant_figures(6e9))
-
-Dollar signs: Jupyter typesets the text between two ``$`` as TeX ("$6 billion
-and $120 million" would come out as italic maths), and a backslash is no cure
-(JupyterLab needs two, nbconvert's HTML then shows them when MathJax is not
-loaded). :func:`escape` therefore writes ``$`` as :data:`DOLLAR`, the entity
-``&#36;`` in a span that MathJax 2 (``tex2jax_ignore``) and MathJax 3
-(``mathjax_ignore``) skip; :func:`table` puts the same classes on the table.
+Honest rounding: a figure never shows more precision than its source ("approximately $6
+billion" in yen is "approximately ¥0.7 trillion", not "¥663 billion"). A "$" in Markdown is
+:data:`DOLLAR` (an entity in a span MathJax 2 and 3 skip), never TeX; :func:`table` does the same.
 """
 from __future__ import annotations
 
@@ -28,26 +18,7 @@ from typing import Callable, Iterable, Mapping
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-__all__ = [
-    "DOLLAR",
-    "MATHJAX_IGNORE",
-    "SYMBOLS",
-    "count",
-    "escape",
-    "join",
-    "markdown",
-    "money",
-    "number",
-    "percent",
-    "period",
-    "read_table",
-    "round_half_up",
-    "scale",
-    "significant_figures",
-    "Table",
-    "table",
-    "unescape",
-]
+__all__ = ["DOLLAR", "MATHJAX_IGNORE", "SYMBOLS", "count", "escape", "join", "markdown", "money", "number", "percent", "period", "round_half_up", "scale", "significant_figures", "Table", "table"]
 
 #: Currency symbols used in prose, charts and tables.
 SYMBOLS = {"USD": "$", "JPY": "¥"}
@@ -61,8 +32,6 @@ _SCALES = ((Decimal("1e12"), "trillion"), (Decimal("1e9"), "billion"), (Decimal(
 _DEFAULT_SIG = 3
 _SINGULAR = {"people": "person", "countries": "country", "activities": "activity", "staff": "staff"}
 
-
-# --- numbers -----------------------------------------------------------------------------
 
 
 def _decimal(value, what: str) -> Decimal:
@@ -95,12 +64,7 @@ def _plain(value: Decimal) -> str:
 
 
 def significant_figures(amount) -> int:
-    """Significant figures of a figure as the source states it.
-
-    Trailing zeros of a whole number are not significant (the chapter's
-    "$120 million" is known to the ten million): 6e9 -> 1, 120e6 -> 2,
-    15.1e6 -> 3, 468e6 -> 3, 2653 -> 4.
-    """
+    """Significant figures of a figure as stated; a whole number's trailing zeros are not (120e6 -> 2, 15.1e6 -> 3)."""
     value = abs(_decimal(amount, "significant_figures"))
     return 1 if value == 0 else len(value.normalize().as_tuple().digits)
 
@@ -113,38 +77,14 @@ def number(value, decimals: int | None = None) -> str:
     return _plain(value_d)
 
 
-# --- money -------------------------------------------------------------------------------
-
 
 def money(amount, currency: str = "USD", *, approximate: bool = False, sig: int | None = None) -> str:
-    """An amount for a sentence, a chart label or a table cell.
+    """An amount (whole units of ``currency``, "USD" or "JPY") for a sentence, a chart or a table cell.
 
-    Parameters
-    ----------
-    amount : number
-        Whole units of ``currency`` (6e9 for six billion dollars).
-    currency : {"USD", "JPY"}
-    approximate : bool
-        Prefix "approximately " (the chapter's word; keep it on converted figures).
-    sig : int, optional
-        Significant figures to keep: those of the source for a converted or
-        derived figure (:func:`significant_figures`). Default: up to three, so
-        a stated figure shows as stated ("$15.1 million", "$6 billion").
-
-    Returns
-    -------
-    str
-        Millions and up as "N million/billion/trillion"; when ``sig`` leaves
-        fewer significant figures than three whole digits, the next scale up
-        ("¥0.7 trillion", not "¥700 billion"); smaller amounts in full
-        ("$442,000"). Plain text: :func:`escape` it before putting it in Markdown.
-
-    Examples
-    --------
-    >>> money(6e9), money(14e9, "JPY", approximate=True), money(15.1e6)
-    ('$6 billion', 'approximately ¥14 billion', '$15.1 million')
-    >>> money(663.2e9, "JPY", approximate=True, sig=1)
-    'approximately ¥0.7 trillion'
+    ``approximate`` prefixes the chapter's "approximately " (keep it on converted figures); ``sig`` keeps
+    the source's significant figures, zeros included ("¥0.50 billion"), and goes one scale up rather
+    than show digits it has not ("¥0.7 trillion", not "¥700 billion"). Default: up to three, so a stated
+    figure shows as stated ("$15.1 million", "$6 billion"). Plain text: :func:`escape` it for Markdown.
     """
     if currency not in SYMBOLS:
         raise ValueError(f"fmt.money: unknown currency {currency!r}; expected one of: {', '.join(SYMBOLS)}")
@@ -153,24 +93,27 @@ def money(amount, currency: str = "USD", *, approximate: bool = False, sig: int 
     value = _decimal(amount, "money")
     sign = "-" if value < 0 else ""
     rounded = _round_sig(abs(value), sig or _DEFAULT_SIG)
-    text = _plain(rounded)
+    # With ``sig`` the significant zeros stay: 4.95e8 at two figures is "0.50 billion", not "0.5".
+    last_place = rounded.as_tuple().exponent if rounded else 0
+
+    def shown(number: Decimal, size: Decimal = Decimal(1)) -> str:
+        if sig is None:
+            return _plain(number / size)
+        places = max(0, size.adjusted() - last_place)
+        return f"{(number / size).quantize(Decimal(1).scaleb(-places)):,f}"
+
+    text = shown(rounded)
     for index, (size, word) in enumerate(_SCALES):
         if rounded >= size:
-            mantissa = rounded / size
-            if sig is not None and sig < 3 and mantissa >= 100 and index > 0:
+            if sig is not None and sig < 3 and rounded / size >= 100 and index > 0:
                 size, word = _SCALES[index - 1]
-                mantissa = rounded / size
-            text = f"{_plain(mantissa)} {word}"
+            text = f"{shown(rounded, size)} {word}"
             break
     return ("approximately " if approximate else "") + f"{sign}{SYMBOLS[currency]}{text}"
 
 
 def scale(largest) -> tuple[float, str]:
-    """Divisor and word for an axis or a table column of money up to ``largest``.
-
-    >>> scale(6e9), scale(4.5e6), scale(900)
-    ((1000000000.0, 'billion'), (1000000.0, 'million'), (1.0, ''))
-    """
+    """Divisor and word for an axis or a table column of money up to ``largest``: 6e9 -> (1e9, "billion")."""
     largest = abs(_decimal(largest, "scale"))
     for size, word in _SCALES:
         if largest >= size:
@@ -178,15 +121,9 @@ def scale(largest) -> tuple[float, str]:
     return 1.0, ""
 
 
-# --- counts, percent, periods, lists -----------------------------------------------------
-
 
 def count(n, noun: str | None = None, *, approximate: bool = False) -> str:
-    """A whole number with thousands separators and its (plural) noun.
-
-    >>> count(2653, "people"), count(1, "people"), count(20000, "people", approximate=True)
-    ('2,653 people', '1 person', 'approximately 20,000 people')
-    """
+    """A whole number with thousands separators and its (plural) noun: "2,653 people", "1 person"."""
     value = int(round_half_up(float(_decimal(n, "count"))))
     text = f"{value:,}"
     if noun:
@@ -208,11 +145,7 @@ def _year(value) -> int | None:
 
 
 def period(start, end=None) -> str:
-    """A period in words: "2016-2018", "2018" (one year), "since 2007" (no end), "" (none).
-
-    >>> period(2016, 2018), period(2007, None), period(2018, 2018)
-    ('2016-2018', 'since 2007', '2018')
-    """
+    """A period in words: "2016-2018", "2018" (one year), "since 2007" (no end), "" (none)."""
     start, end = _year(start), _year(end)
     if start is None:
         return "" if end is None else f"until {end}"
@@ -229,20 +162,14 @@ def join(items: Iterable, conjunction: str = "and") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
-# --- Markdown ----------------------------------------------------------------------------
-
 # Backslash-escaped; parentheses are left alone on purpose: "\(" would open inline TeX.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def escape(text) -> str:
-    """Make any text safe to put in Markdown (and the HTML Jupyter renders from it).
-
-    Backslash-escapes ``\\ ` * _ [ ] | ~ #``, writes ``& < >`` as entities (so
-    ``<script>`` shows as text), ``$`` as :data:`DOLLAR` (never maths), a
-    leading list marker as text and a line break as a space.
-    """
+    """Any text made safe for Markdown: ``\\ ` * _ [ ] | ~ #`` escaped, ``& < >`` as entities, ``$`` as
+    :data:`DOLLAR`, a leading list marker as text and a line break as a space."""
     text = "" if text is None else str(text)
     text = re.sub(r"\s*[\r\n]+\s*", " ", text)
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
@@ -252,28 +179,13 @@ def escape(text) -> str:
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
 
 
-def unescape(text: str) -> str:
-    """Undo :func:`escape` (read a notebook's Markdown output as plain text)."""
-    text = text.replace(DOLLAR, "$")
-    text = re.sub(r"\\([\\`*_\[\]|~#\-+.)])", r"\1", text)
-    for char, entity in _HTML.items():
-        if char != "&":
-            text = text.replace(entity, char)
-    return text.replace("&amp;", "&")
-
-
 class _EscapingFormatter(string.Formatter):
     def format_field(self, value, format_spec):
         return escape(super().format_field(value, format_spec))
 
 
 def markdown(template: str, /, *args, **fields) -> str:
-    """Fill a trusted Markdown ``template`` (``str.format`` syntax) with escaped values.
-
-    >>> markdown("**{name}**: {amount}", name="A_B", amount="$6 billion") == (
-    ...     "**A\\\\_B**: " + DOLLAR + "6 billion")
-    True
-    """
+    """Fill a trusted Markdown ``template`` (``str.format`` syntax) with escaped values."""
     return _EscapingFormatter().format(template, *args, **fields)
 
 
@@ -371,15 +283,3 @@ def table(
         styler.set_caption(_html(caption))
         styler.plain_caption = caption
     return styler
-
-
-def read_table(html_text: str) -> pd.DataFrame:
-    """The cells of the first table of :func:`table`'s HTML, as text (tests read outputs with it)."""
-    table_html = re.search(r"<table\b.*?</table>", html_text, flags=re.S)
-    rows = [
-        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S)]
-        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table_html.group(0) if table_html else "", flags=re.S)
-    ]
-    if not rows:
-        raise ValueError("fmt.read_table: no <table> rows in the given HTML")
-    return pd.DataFrame(rows[1:], columns=rows[0])

@@ -17,6 +17,8 @@ KINDS = {
 #: Regions used in the dataset (the chapter's own geography).
 REGIONS = ("Asia", "Middle East", "Africa", "Latin America", "Global")
 CURRENCY_CODES = ("USD", "JPY")
+#: What a number of people counts, in the chapter's words: never added across measures.
+PEOPLE_MEASURES = ("human resources development", "personnel to be trained", "personnel trained", "graduates")
 
 _text = dict(nullable=True, coerce=True)
 _count = dict(nullable=True, coerce=True, checks=pa.Check.ge(0))
@@ -36,6 +38,7 @@ WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
         "currency": pa.Column(str, nullable=True, checks=pa.Check.isin(list(CURRENCY_CODES))),
         "approximate": pa.Column(bool),
         "people": pa.Column("Int64", **_count),
+        "people_measure": pa.Column(str, nullable=True, coerce=True, checks=pa.Check.isin(list(PEOPLE_MEASURES))),
         "countries": pa.Column("Int64", **_count),
         "period_start": pa.Column("Int64", **_year),
         "period_end": pa.Column("Int64", **_year),
@@ -72,6 +75,11 @@ WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
             | df["pledge_id"].isin(df.loc[df["kind"] == "pledge", "record_id"]),
             error="pledge_id must name a record of kind 'pledge'",
             name="pledge_exists",
+        ),
+        pa.Check(
+            lambda df: df["people"].isna() == df["people_measure"].isna(),
+            error="a number of people needs its people_measure and a people_measure needs people",
+            name="people_have_a_measure",
         ),
         pa.Check(
             lambda df: ~df["approximate"] | df["amount"].notna() | df["people"].notna(),

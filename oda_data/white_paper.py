@@ -1,9 +1,8 @@
 """The White Paper dataset: every figure of the chapter, one record each.
 
-The data file ``data/white_paper.csv`` is curated by hand from the chapter
-"(3) Assistance for Security and Stability" of Japan's ODA White Paper 2018.
-:func:`white_paper` loads it, types it and validates it against
-:data:`oda_data.schema.WHITE_PAPER_SCHEMA`.
+``data/white_paper.csv`` is curated by hand from the chapter "(3) Assistance for Security and
+Stability" of Japan's ODA White Paper 2018; :func:`white_paper` loads, types and validates it
+against :data:`oda_data.schema.WHITE_PAPER_SCHEMA`.
 """
 from __future__ import annotations
 
@@ -18,9 +17,7 @@ import pandera.pandas as pa
 
 from .schema import WHITE_PAPER_SCHEMA
 
-#: The year the chapter reports on. Cumulative amounts "to date" without a
-#: year (e.g. the total given to the IMO Djibouti Code trust fund) are valued
-#: in this year's prices and exchange rate.
+#: The year the chapter reports on (the exchange rate of a total "to date" at current prices).
 REPORT_YEAR = 2018
 
 _FLOAT_COLUMNS = ("amount",)
@@ -38,24 +35,10 @@ def default_path() -> Path:
 
 
 def white_paper(path: str | PathLike | None = None) -> pd.DataFrame:
-    """Load the White Paper dataset as a typed, validated DataFrame.
+    """The dataset (``path``: a CSV in the same layout; default the shipped one), typed and validated.
 
-    Parameters
-    ----------
-    path : path-like, optional
-        A CSV file in the same layout; default the dataset shipped with the package.
-
-    Returns
-    -------
-    DataFrame
-        One row per figure or initiative, columns as in the README's data
-        dictionary. A fresh copy on each call.
-
-    Raises
-    ------
-    DataFileError
-        Naming the file, the row (line of the CSV and ``record_id``) and the
-        column of each problem.
+    A fresh copy on each call. A :class:`DataFileError` names the file, the line and ``record_id``,
+    and the column of each problem.
     """
     path = Path(path) if path is not None else default_path()
     return _load(str(path.resolve()), path.stat().st_mtime_ns).copy()

@@ -25,6 +25,27 @@ MONEY = re.compile(r"(?:approximately )?[$¥]\d[\d,]*(?:\.\d+)?(?: (?:million|bi
 PEOPLE = re.compile(r"(approximately )?(\d[\d,]*) (?:people|persons|personnel|graduates|trainees)\b")
 
 
+def unescape(text: str) -> str:
+    """Undo ``fmt.escape`` (read a notebook's Markdown output as plain text)."""
+    text = text.replace(fmt.DOLLAR, "$")
+    text = re.sub(r"\\([\\`*_\[\]|~#\-+.)])", r"\1", text)
+    for char, entity in (("<", "&lt;"), (">", "&gt;")):
+        text = text.replace(entity, char)
+    return text.replace("&amp;", "&")
+
+
+def read_table(html_text: str) -> pd.DataFrame:
+    """The cells of the first table of ``fmt.table``'s HTML, as text."""
+    table_html = re.search(r"<table\b.*?</table>", html_text, flags=re.S)
+    rows = [
+        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S)]
+        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table_html.group(0) if table_html else "", flags=re.S)
+    ]
+    if not rows:
+        raise ValueError("read_table: no <table> rows in the given HTML")
+    return pd.DataFrame(rows[1:], columns=rows[0])
+
+
 def run(tmp_path, name: str, **parameters) -> nbformat.NotebookNode:
     """Execute ``notebooks/<name>.ipynb`` with ``parameters``; return the executed notebook."""
     output = tmp_path / f"{name}.ipynb"
@@ -61,7 +82,7 @@ def pieces(notebook: nbformat.NotebookNode) -> list[str]:
         data = output.get("data", {})
         if "text/markdown" in data:
             # Drop bold markers (not escaped asterisks from the data), then the escapes.
-            found.append(fmt.unescape(re.sub(r"(?<!\\)\*\*", "", data["text/markdown"])))
+            found.append(unescape(re.sub(r"(?<!\\)\*\*", "", data["text/markdown"])))
         elif "text/html" in data:
             # One piece per table row, so that what a row says stays together.
             rows = re.findall(r"<tr.*?</tr>", data["text/html"], flags=re.S) or [data["text/html"]]
@@ -81,7 +102,7 @@ def said(notebook: nbformat.NotebookNode) -> str:
 def tables(notebook: nbformat.NotebookNode) -> list[pd.DataFrame]:
     """Every HTML table the notebook shows, as a DataFrame of cell texts."""
     return [
-        fmt.read_table(output.data["text/html"])
+        read_table(output.data["text/html"])
         for output in _outputs(notebook)
         if "<table" in output.get("data", {}).get("text/html", "")
     ]
@@ -99,7 +120,7 @@ def images(notebook: nbformat.NotebookNode) -> int:
 
 def money_figures(text: str) -> list[str]:
     """Every amount of money in ``text``, with its "approximately" where it has one."""
-    return MONEY.findall(text)
+    return MONEY.findall(text.replace("Approximately ", "approximately "))  # a sentence may start with it
 
 
 def people_figures(text: str) -> list[tuple[bool, int]]:

@@ -3,11 +3,12 @@
 Expected numbers are computed here another way: donor totals with pandas
 straight from the raw file, theme totals with ``read_crs`` + ``tag_themes``
 and plain masks, White Paper queries with masks written out in this file.
-Tables are read back from the notebook's HTML (``fmt.read_table``), prose
+Tables are read back from the notebook's HTML (``notebook_testlib.read_table``), prose
 from its Markdown outputs.
 """
 from __future__ import annotations
 
+import io
 import itertools
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from oda_data import fmt
 from oda_data.crs.demo import DEMO_PATH, ENV_VAR
 
 from conftest import REPO_ROOT
+from notebook_testlib import read_table, unescape
 from crs_testlib import FIXTURES, REAL_SUMMARY, bulk_text_rows
 
 pytestmark = pytest.mark.notebooks
@@ -49,12 +51,26 @@ def outputs(notebook):
 
 def prose(notebook) -> list[str]:
     """Each Markdown output as plain text (escapes undone, bold markers dropped)."""
-    return [fmt.unescape(re.sub(r"(?<!\\)\*\*", "", o["data"]["text/markdown"]))
+    return [unescape(re.sub(r"(?<!\\)\*\*", "", o["data"]["text/markdown"]))
             for o in outputs(notebook) if "text/markdown" in o.get("data", {})]
 
 
+def findings(notebook) -> list[str]:
+    """The bullets of the one cell tagged ``findings`` (the page opens with them), as plain text."""
+    cells = [c for c in notebook.cells if "findings" in c.metadata.get("tags", [])]
+    assert len(cells) == 1 and len(cells[0].outputs) == 1
+    lines = cells[0].outputs[0]["data"]["text/markdown"].split("\n")
+    assert 3 <= len(lines) <= 6 and all(line.startswith("- ") for line in lines), lines
+    return [unescape(line[2:]) for line in lines]
+
+
+def about(notebook) -> str:
+    """The paragraph that says which CRS file the page reads and who chose it."""
+    return next(text for text in prose(notebook) if " chosen by " in text or " named by " in text)
+
+
 def tables(notebook) -> list[pd.DataFrame]:
-    return [fmt.read_table(o["data"]["text/html"]) for o in outputs(notebook)
+    return [read_table(o["data"]["text/html"]) for o in outputs(notebook)
             if "<table" in o.get("data", {}).get("text/html", "") and "oda_" in o["data"]["text/html"]]
 
 
@@ -106,7 +122,8 @@ def test_the_demo_file_says_so_however_chosen(tmp_path, monkeypatch, name, how):
             path.write_bytes(DEMO_PATH.read_bytes())
         monkeypatch.setenv(ENV_VAR, str(path))
         notebook = run(tmp_path, name)
-    first = prose(notebook)[0]
+    assert findings(notebook)[0].startswith(DEMO_LABEL)
+    first = about(notebook)
     assert first.startswith(DEMO_LABEL)
     assert ("the environment variable `ODA_CRS_SOURCE`" in first) == (how != "parameter")
     assert_clean(notebook)
@@ -116,7 +133,7 @@ def test_the_demo_file_says_so_however_chosen(tmp_path, monkeypatch, name, how):
 def test_a_source_from_the_environment_is_said_to_come_from_it(tmp_path, monkeypatch, name):
     monkeypatch.setenv(ENV_VAR, str(FIXTURE))
     notebook = run(tmp_path, name)
-    first = prose(notebook)[0]
+    first = about(notebook)
     assert "ODA_CRS_SOURCE" in first and FIXTURE.name in first
     assert DEMO_LABEL not in everything_shown(notebook)
     assert_clean(notebook)
@@ -128,7 +145,7 @@ def test_a_source_from_the_environment_is_said_to_come_from_it(tmp_path, monkeyp
 def test_trends_default_numbers_on_the_demo(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV_VAR, raising=False)
     notebook = run(tmp_path, "crs_security_trends")
-    assert prose(notebook)[0].startswith(DEMO_LABEL)
+    assert findings(notebook)[0].startswith(DEMO_LABEL) and about(notebook).startswith(DEMO_LABEL)
     rows = tagged(DEMO_PATH)
     japan = rows.loc[(rows["donor_code"] == 701) & rows["theme"].notna()]
     # Theme x year table: every theme row, every year and the totals.
@@ -153,28 +170,42 @@ def test_trends_default_numbers_on_the_demo(tmp_path, monkeypatch):
     recipients = table_with(notebook, "Recipient")
     assert recipients["Recipient"].iloc[0] == top.index[0]
     assert number(recipients.iloc[0, 2]) == pytest.approx(top.iloc[0], abs=0.005)
-    assert fmt.money(japan["usd_disbursement"].sum() * 1e6) in prose(notebook)[1]
+    said = findings(notebook)
+    assert fmt.money(japan["usd_disbursement"].sum() * 1e6) in said[1]
+    share = japan["usd_disbursement"].sum() / raw.loc[raw["DonorCode"] == 701, "USD_Disbursement"].sum()
+    assert f"{fmt.percent(share, 1)} of its gross disbursements for every purpose" in said[1]
+    by_theme = japan.groupby("theme")["usd_disbursement"].sum().sort_values(ascending=False)
+    assert said[3].startswith(f"{oda_data.THEMES[by_theme.index[0]]} is the largest theme")
+    if by_theme.index[0] == "police_capacity":  # 15210 named for what it is
+        assert "15210, security system management and reform" in said[3]
+    assert "not count activities combating terrorism as ODA" in said[4]
     assert svg_count(notebook) == 3
     assert_clean(notebook)
 
 
 def test_trends_on_a_bulk_file_commitments_constant(tmp_path, monkeypatch):
+    """A current-price file in constant yen: each donor's DAC rate and deflator of the year (oda_data.convert)."""
     monkeypatch.delenv(ENV_VAR, raising=False)
-    notebook = run(tmp_path, "crs_security_trends", crs_source=str(FIXTURE), flow="commitments", prices="constant")
+    notebook = run(tmp_path, "crs_security_trends", crs_source=str(FIXTURE), flow="commitments", currency="JPY",
+                   prices="constant", base_year=2015)
     assert DEMO_LABEL not in everything_shown(notebook)
-    assert "the `crs_source` parameter" in prose(notebook)[0]
+    assert "the `crs_source` parameter" in about(notebook)
     raw = pd.DataFrame(bulk_text_rows(FIXTURE.name))
-    raw["amount"] = pd.to_numeric(raw["usd_commitment_defl"]).fillna(0.0)
-    raw["donor"] = raw["donorcode"].astype(int)
+    raw = raw.assign(amount=pd.to_numeric(raw["usd_commitment"]), donor_code=raw["donorcode"].astype(int),
+                     year=raw["year"].astype(int), currency="USD")
+    raw = oda_data.convert(raw, amount="amount", to="JPY", prices="constant", base_year=2015, donor="donor_code",
+                           fallback_donor=20002, column="value")
     donors = table_with(notebook, "Donor")
-    column = "Total, every purpose (USD million, constant prices (the CRS release's base year))"
-    expected = raw.groupby("donor")["amount"].sum()
+    column = "Total, every purpose (JPY million, constant 2015 prices)"
+    expected = raw.groupby("donor_code")["value"].sum()
     shown = dict(zip(donors["Donor"], donors[column].map(number)))
     assert sorted(shown.values()) == pytest.approx(sorted(expected.round(2)), abs=0.005)
-    rows = tagged(FIXTURE)
-    japan = rows.loc[(rows["donor_code"] == 701) & rows["theme"].notna(), "usd_commitment_constant"].sum()
+    rows = oda_data.convert(tagged(FIXTURE).assign(currency="USD"), amount="usd_commitment", to="JPY",
+                            prices="constant", base_year=2015, donor="donor_code", fallback_donor=20002, column="value")
+    japan = rows.loc[(rows["donor_code"] == 701) & rows["theme"].notna(), "value"].sum()
     assert number(donors.set_index("Donor").loc["Japan", column.replace("Total, every purpose", "Security")]) == \
         pytest.approx(japan, abs=0.005)
+    assert "JPY, constant 2015 prices" in findings(notebook)[0]
     assert_clean(notebook)
 
 
@@ -236,7 +267,7 @@ def test_trends_flow_missing_from_the_file_lists_what_it_has(tmp_path, monkeypat
     monkeypatch.delenv(ENV_VAR, raising=False)
     with pytest.raises(papermill.PapermillExecutionError) as error:
         run(tmp_path, "crs_security_trends", crs_source=str(REAL_SUMMARY), flow="commitments")
-    assert "flow='disbursements', prices='current'" in str(error.value)
+    assert "no such amounts; choose one of: flow='disbursements'" in str(error.value)
 
 
 def test_white_paper_vs_crs_missing_source_names_the_variable(tmp_path, monkeypatch):
@@ -298,29 +329,104 @@ def check_comparison(notebook, path) -> pd.DataFrame:
     return comparison
 
 
-def test_white_paper_vs_crs_default_on_the_demo(tmp_path, monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    notebook = run(tmp_path, "white_paper_vs_crs")
-    assert prose(notebook)[0].startswith(DEMO_LABEL)
+FLOW_RULE = {"pledge": "commitments", "achievement": "disbursements", "contribution": "disbursements",
+             "disbursement": "disbursements"}
+
+
+def test_every_query_follows_the_one_flow_rule():
+    """Pledges with commitments (what was signed); achievements, contributions, disbursements with disbursements."""
+    wp = figures().set_index("record_id")
+    for record_id, entry in QUERIES.items():
+        if entry["counterpart"] == "crs":
+            assert entry["query"]["flow"] == FLOW_RULE[wp.at[record_id, "kind"]], record_id
+    assert QUERIES["WP-CT-01"]["query"]["flow"] == QUERIES["WP-CT-03"]["query"]["flow"] == "commitments"
+    assert QUERIES["WP-CT-08"]["query"]["flow"] == "disbursements"
+    # The ASEAN queries leave out pillar (iii): they say so, and the notebook gives them no gap.
+    for record_id in ("WP-CT-06", "WP-CT-08"):
+        assert "social and economic development" in QUERIES[record_id]["partial"]
+    # Nothing the chapter or a named source does not say.
+    text = QUERIES_YAML_TEXT.lower()
+    assert "almost surely" not in text and "fund's creation" not in text and "code's adoption" not in text
+
+
+QUERIES_YAML_TEXT = (DEMO_PATH.parent / "white_paper_crs_queries.yaml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def on_the_demo(tmp_path_factory):
+    import os
+    saved = os.environ.pop(ENV_VAR, None)
+    try:
+        return run(tmp_path_factory.mktemp("vs"), "white_paper_vs_crs")
+    finally:
+        if saved is not None:
+            os.environ[ENV_VAR] = saved
+
+
+def test_white_paper_vs_crs_default_on_the_demo(on_the_demo):
+    notebook = on_the_demo
+    assert findings(notebook)[0].startswith(DEMO_LABEL) and about(notebook).startswith(DEMO_LABEL)
     comparison = check_comparison(notebook, DEMO_PATH)
     wp = figures().set_index("record_id")
-    # The count: the overview's rule, one table row per figure with a counterpart, one per figure without.
     unmatched = table_with(notebook, "Why not in the CRS")
-    summary = prose(notebook)[1]
-    assert f"states {len(wp)} figures" in summary
-    assert f"{wp['amount'].notna().sum()} amounts of money, {wp['people'].notna().sum()} numbers of people" in summary
     assert len(comparison) + len(unmatched) == len(wp)
-    # A converted figure keeps the chapter's precision and its "approximately".
-    assert comparison.loc["WP-CT-06", "White Paper, USD"].startswith("approximately $0.4")
     assert comparison.loc["WP-CT-03", "White Paper, USD"] == "$120 million"  # the chapter's own dollar figure
     assert comparison.loc["WP-MAR-12", "White Paper, USD"] == "approximately $468 million"
+    for record_id, row in comparison.iterrows():  # the flow of the rule, shown in the row
+        assert row["CRS query"].startswith(FLOW_RULE[wp.at[record_id, "kind"]])
     assert svg_count(notebook) == 1
     assert_clean(notebook)
 
 
-def test_white_paper_vs_crs_honesty_rules(tmp_path, monkeypatch):
-    monkeypatch.delenv(ENV_VAR, raising=False)
-    notebook = run(tmp_path, "white_paper_vs_crs")
+def test_conversions_run_over_the_querys_years(on_the_demo):
+    comparison = table_with(on_the_demo, "CRS, USD million").set_index("Record")
+    csv = next(pd.read_csv(io.StringIO(o["data"]["text/csv"])) for o in outputs(on_the_demo)
+               if "CRS, USD million" in o.get("data", {}).get("text/csv", "").partition("\n")[0]).set_index("Record")
+    for record_id, amount, (first, last) in (("WP-CT-06", 45e9, (2016, 2018)), ("WP-CT-08", 80e9, (2016, 2017))):
+        assert QUERIES[record_id]["query"]["years"] == [first, last]
+        usd = oda_data.convert_amount(amount, "JPY", period_start=first, period_end=last, to="USD")
+        assert csv.at[record_id, "white_paper_usd"] == pytest.approx(usd)
+        approximate = record_id == "WP-CT-06"
+        assert comparison.loc[record_id, "White Paper, USD"] == fmt.money(usd, approximate=approximate,
+                                                                          sig=fmt.significant_figures(amount))
+    # A total "to date" is compared at current prices as stated: never deflated.
+    assert comparison.loc["WP-MAR-09", "White Paper, USD"] == "$15.1 million"
+    assert not [c for c in comparison.columns if "constant" in c.lower()]
+
+
+def test_no_gap_where_the_years_or_the_scope_cover_part_of_the_figure(on_the_demo):
+    comparison = table_with(on_the_demo, "CRS, USD million").set_index("Record")
+    # The demo file covers 2016-2020: the trust funds (2009-2018) and Somalia (2007-2018) only in part.
+    for record_id, years in (("WP-MAR-09", "2009-2018"), ("WP-MAR-10", "2009-2018"), ("WP-MAR-12", "2007-2018")):
+        row = comparison.loc[record_id]
+        assert row["Gap (White Paper minus CRS)"] == "" and row["CRS in % of the White Paper"] == ""
+        assert row["Query years in the file"] == "2016-2018"
+        assert row["No gap because"] == f"the file covers 2016-2018 of {years}"
+    for record_id in ("WP-CT-06", "WP-CT-08"):  # pillar (iii) left out of the query
+        row = comparison.loc[record_id]
+        assert row["Gap (White Paper minus CRS)"] == "" and "social and economic development" in row["No gap because"]
+    for record_id in ("WP-CT-01", "WP-CT-03"):
+        assert comparison.loc[record_id, "Gap (White Paper minus CRS)"].startswith(("$", "approximately $"))
+    said = findings(on_the_demo)
+    compared = next(f for f in said if f.startswith("Where the file covers every year of the query"))
+    assert "WP-CT-01" in compared and "WP-CT-03" in compared
+    assert not re.search(r"WP-MAR-|WP-CT-0[68]", compared), "partial rows stay out of what is compared"
+    assert not re.search(r"\d+ of \d+ (contributions|disbursement)", " ".join(said))
+    assert any("No gap for WP-MAR-09 (the file covers 2016-2018 of 2009-2018)" in f for f in said)
+
+
+def test_eligibility_and_15210_are_named_for_what_they_are(on_the_demo):
+    shown = everything_shown(on_the_demo) + "\n".join(c.source for c in on_the_demo.cells if c.cell_type == "markdown")
+    assert "activities combating terrorism" in shown and "DCD/DAC(2017)22/FINAL" in shown
+    assert any("Most counter-terrorism spending is not ODA" in f for f in findings(on_the_demo))
+    trends = nbformat.read(NOTEBOOKS / "crs_security_trends.ipynb", as_version=4)
+    method = "\n".join(c.source for c in trends.cells if c.cell_type == "markdown")
+    assert "15210 (security system management and reform" in method and "DCD/DAC(2017)22/FINAL" in method
+    assert "police capacity building\"" not in method
+
+
+def test_white_paper_vs_crs_honesty_rules(on_the_demo):
+    notebook = on_the_demo
     shown = everything_shown(notebook)
     wp = oda_data.white_paper()
     # A restated amount appears once: the yen restatement of the Africa pledge is in its original's row only.

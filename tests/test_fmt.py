@@ -6,6 +6,8 @@ import pytest
 
 from oda_data import fmt
 
+from notebook_testlib import read_table, unescape
+
 
 @pytest.mark.parametrize(
     "amount, currency, approximate, expected",
@@ -41,7 +43,7 @@ def test_converted_figure_keeps_the_source_precision_and_its_approximately():
     assert honest == "approximately ¥0.7 trillion"
     # $15.1 million (3 figures) stays 3 figures; $4.5 million (2) stays 2
     assert fmt.money(15.1e6 * 110.53, "JPY", sig=3) == "¥1.67 billion"
-    assert fmt.money(4.5e6 * 110.53, "JPY", sig=2) == "¥0.5 billion"
+    assert fmt.money(4.5e6 * 110.53, "JPY", sig=2) == "¥0.50 billion"  # two significant figures, the zero kept
     assert fmt.money(66.3e9, "JPY", sig=1) == "¥70 billion"
 
 
@@ -101,13 +103,30 @@ def test_join():
     assert fmt.join([]) == ""
 
 
+@pytest.mark.parametrize("amount, sig, expected", [
+    (4.7e10, 3, "¥47.0 billion"),  # "$468 million" has three significant figures
+    (4.95e8, 2, "¥0.50 billion"),
+    (6.6e11, 1, "¥0.7 trillion"),
+    (1.2e8, 2, "¥0.12 billion"),  # "¥120 million" would claim three
+    (1.0e9, 3, "¥1.00 billion"),
+    (4.42e5, 3, "¥442,000"),
+    (4.4e5, 3, "¥440,000"),
+])
+def test_money_keeps_significant_trailing_zeros(amount, sig, expected):
+    assert fmt.money(amount, "JPY", sig=sig) == expected
+
+
+def test_money_without_sig_shows_the_figure_as_stated():
+    assert fmt.money(6e9) == "$6 billion" and fmt.money(4.5e6) == "$4.5 million" and fmt.money(120e6) == "$120 million"
+
+
 def test_escape_keeps_dollars_out_of_mathjax_and_markup_as_text():
     text = "$120 million and $4.5 million for <script> *A_B* | x"
     escaped = fmt.escape(text)
     assert "$" not in escaped.replace(fmt.DOLLAR, "")
     assert "<script>" not in escaped and "&lt;script&gt;" in escaped
     assert "\\*A\\_B\\*" in escaped and "\\|" in escaped
-    assert fmt.unescape(escaped) == text
+    assert unescape(escaped) == text
     assert fmt.escape("1. first\nline") == "1\\. first line"
     assert fmt.markdown("**{name}** {amount}", name="A_B", amount="$6 billion") == "**A\\_B** " + fmt.DOLLAR + "6 billion"
 
@@ -132,7 +151,7 @@ def test_table_is_deterministic_mathjax_safe_and_formats_cells():
     assert "$" not in html  # every "$" is the entity &#36;
     assert "<pledge>" not in html
     assert ">7<" not in html  # index hidden
-    cells = fmt.read_table(html)
+    cells = read_table(html)
     assert cells.to_dict("records") == [
         {"figure": "Africa <pledge>", "amount": "$120 million", "people": "30,000", "approximate": "no"},
         {"figure": "IMO fund", "amount": "", "people": "", "approximate": "no"},
@@ -144,7 +163,7 @@ def test_table_ids_differ_between_tables_and_formats_must_name_columns():
     one = fmt.table(_frame()).to_html()
     other = fmt.table(_frame().head(1)).to_html()
     assert one.split('id="')[1][:15] != other.split('id="')[1][:15]
-    assert fmt.read_table(fmt.table(pd.DataFrame({"x": [1.5, 2.0]}), formats={"x": "{:.1f}"}).to_html())["x"].tolist() == ["1.5", "2.0"]
+    assert read_table(fmt.table(pd.DataFrame({"x": [1.5, 2.0]}), formats={"x": "{:.1f}"}).to_html())["x"].tolist() == ["1.5", "2.0"]
     with pytest.raises(ValueError, match=r"formats name column\(s\) \['money'\] not in the table"):
         fmt.table(_frame(), formats={"money": fmt.money})
 

@@ -112,7 +112,7 @@ def test_periods_years_and_events(wp):
         ("WP-MAR-02", "ReCAAP-ISC", None),
         ("WP-MAR-14", "IHO", None),
         ("WP-SPC-03", "JAXA", "Kenya"),
-        ("WP-CYB-01", "JAIF", "Thailand"),
+        ("WP-CYB-01", "JAIF", None),  # Bangkok, Thailand, hosts the centre: not a recipient
         ("WP-POL-02", "JICA", "Guatemala"),
     ],
 )
@@ -133,6 +133,8 @@ def test_partners_and_recipients(wp, record_id, partner_part, recipients_part):
         ("WP-MAR-08", "recipients"),
         ("WP-MAR-09", "recipients"),  # Djibouti hosts the training centre
         ("WP-MAR-12", "period_end"),  # "since 2007"
+        ("WP-CYB-01", "recipients"),  # "in Bangkok, Thailand": the host of the centre
+        ("WP-POL-02", "event"),  # a project, not an event
         ("WP-MAR-13", "year"),
         ("WP-SPC-02", "partner"),  # JAXA is named only for KiboCUBE
         ("WP-CT-06", "period_start"),
@@ -151,17 +153,48 @@ def test_what_the_chapter_does_not_say_is_left_empty_with_a_note(wp, record_id, 
 def test_corrected_records(wp):
     assert record(wp, "WP-SPC-04")["description"].endswith("Strategic Headquarters for National Space Policy")
     somalia = record(wp, "WP-MAR-12")
-    assert "not a maritime disbursement" in somalia["description"]
-    assert "basic social services" in somalia["description"]
-    assert "not for maritime security" in somalia["note"]
+    # The chapter lists "improvement of security maintenance capability" and never rules maritime out.
+    for words in ("basic social services", "security maintenance capability", "domestic industries"):
+        assert words in somalia["description"]
+    assert "not a maritime" not in somalia["description"] + somalia["note"]
+    assert "not for maritime" not in somalia["note"]
     assert record(wp, "WP-MAR-15")["partner"] == "The Nippon Foundation"
     assert "past two years" in record(wp, "WP-CT-08")["description"]
     assert "first two years" not in " ".join(wp["description"])
     # "through UNODC" is not said to be money
     assert record(wp, "WP-ML-02")["kind"] == record(wp, "WP-ML-03")["kind"] == "initiative"
-    assert "Singapore" not in " ".join(wp["recipients"].dropna())
+    for host in ("Singapore", "Thailand", "Bangkok", "Djibouti"):
+        assert host not in " ".join(wp["recipients"].dropna())
     assert "JICA" not in " ".join(wp.loc[wp["theme"] == "maritime_security", "partner"].dropna())
-    assert wp["note"].notna().sum() == 26
+    # "under the notion of the 'golden mean'", not a "policy"; the Asia pledge is "in Asia"
+    for record_id in ("WP-CT-01", "WP-CT-02"):
+        assert record(wp, record_id)["event"] == 'Under the notion of the "golden mean"'
+    assert "policy" not in " ".join(wp["event"].dropna()).lower()
+    assert "in Asia" in record(wp, "WP-CT-06")["description"] and "to ASEAN" not in record(wp, "WP-CT-06")["description"]
+    assert pd.isna(record(wp, "WP-POL-02")["event"]) and "Community Police" in record(wp, "WP-POL-02")["description"]
+    # Foreign Minister Kono's speech at Cyber Initiative Tokyo 2018 is a photo caption, not an initiative.
+    assert "Cyber Initiative Tokyo" not in " ".join(wp["description"].tolist() + wp["event"].dropna().tolist())
+    assert "WP-CYB-04" not in set(wp["record_id"])
+    assert wp["note"].notna().sum() == 27
+
+
+@pytest.mark.parametrize("record_id, measure", [
+    # "including human resources development for approximately 20,000 people": not people to be trained
+    ("WP-CT-02", "human resources development"),
+    ("WP-CT-05", "human resources development"),
+    ("WP-CT-07", "personnel to be trained"),  # "help train 2,000 personnel"
+    ("WP-CT-09", "personnel trained"),  # "the training of 2,653 personnel"
+    ("WP-MAR-14", "graduates"),
+    ("WP-MAR-15", "graduates"),
+])
+def test_people_keep_the_chapters_measure(wp, record_id, measure):
+    assert record(wp, record_id)["people_measure"] == measure
+    if measure == "human resources development":
+        assert "to be trained" not in record(wp, record_id)["description"].lower()
+
+
+def test_every_number_of_people_has_a_measure(wp):
+    assert (wp["people"].isna() == wp["people_measure"].isna()).all()
 
 
 def test_named_initiatives_without_figures_are_records(wp):
@@ -225,9 +258,11 @@ def _write_variant(tmp_path, edit) -> Path:
         (lambda f: f.__setitem__("period_end", f["period_end"].where(f.index != 2, "2010")),
          r"line 4 \(WP-CT-01\), failed check: period_end must not be before period_start"),
         (lambda f: f.pop("source"), r"missing column\(s\) \['source'\]"),
+        (lambda f: f.__setitem__("people_measure", f["people_measure"].where(f.index != 3, "")),
+         r"line 5 \(WP-CT-02\), failed check: a number of people needs its people_measure"),
     ],
     ids=["not-a-number", "unknown-theme", "negative-people", "bad-bool", "duplicate-id",
-         "amount-without-currency", "period-backwards", "missing-column"],
+         "amount-without-currency", "period-backwards", "missing-column", "people-without-measure"],
 )
 def test_schema_rejects_bad_rows(tmp_path, edit, expected):
     path = _write_variant(tmp_path, edit)
