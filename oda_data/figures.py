@@ -139,7 +139,7 @@ def amount_chart(bars: pd.DataFrame, basis, title: str, alt: str) -> None:
     for y, (value, text) in enumerate(zip(bars["value"], bars["shown"])):
         ax.annotate(text, (value, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
     ax.set_xscale("log")
-    ax.set_xlim(right=bars["value"].max() * 60)  # room for the labels
+    ax.set_xlim(bars["value"].min() / 10, bars["value"].max() * 60)  # every bar visible; room for the labels
     ax.xaxis.set_visible(False)  # each bar carries its own figure
     kinds = list(dict.fromkeys(k for k in style.KIND_COLORS if k in set(bars["kind"])))
     ax.legend([plt.Rectangle((0, 0), 1, 1, color=style.KIND_COLORS[k]) for k in kinds], kinds, loc="lower right")
