@@ -139,7 +139,7 @@ def amount_chart(bars: pd.DataFrame, basis, title: str, alt: str) -> None:
     for y, (value, text) in enumerate(zip(bars["value"], bars["shown"])):
         ax.annotate(text, (value, y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
     ax.set_xscale("log")
-    ax.set_xlim(right=bars["value"].max() * 60)  # room for the labels
+    ax.set_xlim(bars["value"].min() / 10, bars["value"].max() * 60)  # every bar visible; room for the labels
     ax.xaxis.set_visible(False)  # each bar carries its own figure
     kinds = list(dict.fromkeys(k for k in style.KIND_COLORS if k in set(bars["kind"])))
     ax.legend([plt.Rectangle((0, 0), 1, 1, color=style.KIND_COLORS[k]) for k in kinds], kinds, loc="lower right")
@@ -150,13 +150,11 @@ def amount_chart(bars: pd.DataFrame, basis, title: str, alt: str) -> None:
 def method_note(basis) -> str:
     """How money is shown (only on a page that shows money), and what is the package's reading."""
     first, last = dac_years()
-    return (
-        f"**How money is shown.** Amounts are in {basis.label}. The chapter states each in US dollars or yen "
-        f"(\"as the chapter states it\"); the other column converts that figure with the OECD DAC exchange rates "
-        f"and deflators for Japan that ship with the package ({first}–{last}): over a period with the mean of its "
-        f"years, else in the record's year, else in {REPORT_YEAR}, the year the chapter reports on. A converted "
-        f"amount keeps the precision and the \"approximately\" of the chapter's figure; where the chapter gives the "
-        f"amount in the chosen currency itself, that figure is the one converted. Figures of different kinds, "
-        f"measures or periods are never added. Themes, regions, kinds and the descriptions are the package's reading "
-        f"of the chapter; \"the package's note\" says where it reads more into the text or leaves a field empty."
-    )
+    return (f"**How money is shown.** Amounts are in {basis.label}. The chapter states each in US dollars or yen (\"as the "
+            f"chapter states it\"); the other column converts that figure with the OECD DAC exchange rates and deflators for "
+            f"Japan that ship with the package ({first}–{last}): over a period with the mean of its years, else in the "
+            f"record's year, else in {REPORT_YEAR}, the year the chapter reports on. A converted amount keeps the precision "
+            f"and the \"approximately\" of the chapter's figure; where the chapter gives the amount in the chosen currency "
+            f"itself, that figure is the one converted. Figures of different kinds, measures or periods are never added. "
+            f"Themes, regions, kinds and the descriptions are the package's reading of the chapter; \"the package's note\" "
+            f"says where it reads more into the text or leaves a field empty.")

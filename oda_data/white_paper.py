@@ -84,18 +84,14 @@ def _parse_types(raw: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
         if column in _INT_COLUMNS:
             bad |= parsed.notna() & (parsed % 1 != 0)
         for index in raw.index[bad]:
-            problems.append(
-                f"{_line(index)} ({ids[index]}), column {column!r}: expected a "
-                f"{'whole number' if column in _INT_COLUMNS else 'number'}, got {raw.at[index, column]!r}"
-            )
+            problems.append(f"{_line(index)} ({ids[index]}), column {column!r}: expected a "
+                            f"{'whole number' if column in _INT_COLUMNS else 'number'}, got {raw.at[index, column]!r}")
         frame[column] = parsed.astype("Int64" if column in _INT_COLUMNS else "float64")
     if "approximate" in frame:
         lowered = raw["approximate"].fillna("false").str.strip().str.lower()
         for index in raw.index[~lowered.isin(_BOOL_VALUES)]:
-            problems.append(
-                f"{_line(index)} ({ids[index]}), column 'approximate': expected true or false, "
-                f"got {raw.at[index, 'approximate']!r}"
-            )
+            problems.append(f"{_line(index)} ({ids[index]}), column 'approximate': expected true or false, "
+                            f"got {raw.at[index, 'approximate']!r}")
         frame["approximate"] = lowered.map(_BOOL_VALUES).fillna(False).astype(bool)
     return frame
 
@@ -104,8 +100,7 @@ def _describe(error: pa.errors.SchemaErrors, frame: pd.DataFrame) -> str:
     """One line per (row, column, check); a row-wide check is named once per row."""
     messages = []
     for case in error.failure_cases.itertuples(index=False):
-        index = case.index
-        where = ""
+        index, where = case.index, ""
         if index is not None and not pd.isna(index) and index in frame.index:
             where = f"{_line(index)} ({frame.at[index, 'record_id']}), "
         if case.schema_context == "DataFrameSchema" and where:
@@ -114,9 +109,7 @@ def _describe(error: pa.errors.SchemaErrors, frame: pd.DataFrame) -> str:
         elif case.schema_context == "DataFrameSchema":
             messages.append(f"{case.check}: {case.failure_case!r}")
         else:
-            messages.append(
-                f"{where}column {case.column!r}: failed check {case.check} (value {case.failure_case!r})"
-            )
+            messages.append(f"{where}column {case.column!r}: failed check {case.check} (value {case.failure_case!r})")
     return "; ".join(dict.fromkeys(messages))
 
 
