@@ -61,6 +61,7 @@ import yaml
 
 from ..themes import THEMES
 from .schema import TEXT_COLUMNS
+from .sql import connect, literal
 
 RULES_FILE = "crs_theme_rules.yaml"
 PURPOSE_KINDS = ("specific", "broad")
@@ -141,7 +142,7 @@ def load_rules() -> ThemeRules:
             specific[int(code)] = theme
         else:
             broad.add(int(code))
-    rules = []
+    rules, checker = [], connect()
     for position, entry in enumerate(raw.get("keyword_rules") or [], start=1):
         if entry.get("theme") not in THEMES:
             raise _rules_error(
@@ -149,7 +150,7 @@ def load_rules() -> ThemeRules:
             )
         rule = KeywordRule(entry["theme"], tuple(str(k) for k in entry["keywords"]), bool(entry.get("anywhere")))
         try:
-            duckdb.connect().execute("SELECT regexp_matches('x', ?)", [rule.pattern])
+            checker.execute("SELECT regexp_matches('x', ?)", [rule.pattern])
         except duckdb.Error as error:
             raise _rules_error(f"keyword rule {position} ({rule.theme}): bad pattern: {error}") from None
         rules.append(rule)
@@ -169,10 +170,6 @@ def rules_fingerprint() -> str:
     """
     text = files("oda_data").joinpath("data", RULES_FILE).read_bytes()
     return f"{RULES_VERSION}-{hashlib.sha256(text).hexdigest()[:12]}"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _codes(codes) -> str:
@@ -200,7 +197,7 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
     specific = f"{purpose} IN ({_codes(rules.specific)})" if rules.specific else "FALSE"
     branches = []
     for number, rule in enumerate(rules.keyword_rules, start=1):
-        condition = f"regexp_matches({text}, {_literal(rule.pattern)})"
+        condition = f"regexp_matches({text}, {literal(rule.pattern)})"
         if not rule.anywhere:
             condition = f"coalesce({security}, FALSE) AND {condition}"
         branches.append((condition, number))
@@ -212,14 +209,14 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
         # smaller pattern for the rules that count anywhere plus one for the others on
         # security purpose codes only (as fast: RE2's cost is per byte, not per keyword).
         hit = (f"CASE WHEN NOT (coalesce({specific}, FALSE) OR regexp_matches({text}, "
-               f"{_literal(rules.union_pattern)})) THEN NULL {ordered} END")
+               f"{literal(rules.union_pattern)})) THEN NULL {ordered} END")
     else:
         hit = f"CASE {ordered} END"
     themes = [rule.theme for rule in rules.keyword_rules] + [theme for _, theme in sorted(rules.specific.items())]
-    theme = "CASE __hit " + " ".join(f"WHEN {n} THEN {_literal(t)}" for n, t in enumerate(themes, 1)) + " END"
+    theme = "CASE __hit " + " ".join(f"WHEN {n} THEN {literal(t)}" for n, t in enumerate(themes, 1)) + " END"
     suffix = f"coalesce('+purpose:' || CAST({purpose} AS VARCHAR), '')"
     matched = " ".join(
-        f"WHEN {number} THEN regexp_extract({text}, {_literal(rule.pattern)}, 1)"
+        f"WHEN {number} THEN regexp_extract({text}, {literal(rule.pattern)}, 1)"
         for number, rule in enumerate(rules.keyword_rules, start=1))
     rule_sql = (f"CASE WHEN __hit <= {len(rules.keyword_rules)} THEN 'keyword:' || "
                 f"regexp_replace(lower(CASE __hit {matched} END), '\\s+', ' ', 'g') || {suffix} "
@@ -287,10 +284,7 @@ def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
         "purpose_code": _arrow(df["purpose_code"], pa.int64()),
         **{name: _arrow(df[name], pa.string()) for name in texts},
     })
-    from .engine import quiet
-
-    with duckdb.connect() as connection:
-        quiet(connection)
+    with connect() as connection:
         connection.register("tag_input", inputs)
         tagged = connection.sql(tagged_sql("SELECT * FROM tag_input", [], texts=texts)).to_arrow_table()
     result = df.copy()
