@@ -102,8 +102,11 @@ def _de_code_sql(canonical: str, column: str) -> tuple[str, str]:
     return code, f"CASE WHEN ({code}) IS NULL AND nullif({text}, '') NOT IN ('_T', '_Z') THEN {text} END"
 
 
-def select(source: Source, relation: str, numbers: Numbers) -> tuple[str, dict[str, str]]:
-    """The checked ``SELECT`` of the canonical and raw code columns from ``relation``; (sql, found)."""
+def select(source: Source, relation: str, numbers: Numbers, refuse: str = "FALSE") -> tuple[str, dict[str, str]]:
+    """The checked ``SELECT`` of the canonical and raw code columns from ``relation``; (sql, found).
+
+    A row where the SQL condition ``refuse`` holds aborts the query (``error()``).
+    """
     found, de_codes = columns(source)
     parts = []
     for canonical, kind in CANONICAL_TYPES.items():
@@ -127,18 +130,21 @@ def select(source: Source, relation: str, numbers: Numbers) -> tuple[str, dict[s
              f"({numbers.value(column)} IS NULL AND NOT ({numbers.unparsable(column)}))"
              for canonical, column in found.items()]
     empty += [f"nullif(trim(CAST({identifier(column)} AS VARCHAR)), '') IS NULL" for column in de_codes.values()]
-    return f"SELECT {', '.join(parts)} FROM {relation} WHERE NOT ({' AND '.join(empty)})", found
+    keep = f"CASE WHEN {refuse} THEN error({literal(BAD + '__row:')}) WHEN {' AND '.join(empty)} THEN FALSE ELSE TRUE END"
+    return f"SELECT {', '.join(parts)} FROM {relation} WHERE {keep}", found
 
 
-def locate_bad(cursor, relation: str, found: dict[str, str], message: str,
-               numbers: Numbers) -> tuple[int, str, str, str]:
-    """(1-based data row, column, value, what was expected) of the first value the checks refuse."""
+def locate_bad(cursor, relation: str, found: dict[str, str], message: str, numbers: Numbers) -> tuple[int, str]:
+    """(1-based data row, what is wrong) of the first value the checks refuse."""
     column = message.split(BAD, 1)[1].split(":", 1)[0]
     canonical = next((name for name, value in found.items() if value == column), "year")
-    row, value = cursor.execute(
-        f"SELECT __row, CAST({identifier(column)} AS VARCHAR) FROM (SELECT row_number() OVER () AS __row, * "
-        f"FROM {relation}) WHERE {bad_condition(canonical, column, numbers)} ORDER BY __row LIMIT 1").fetchone()
+    row, value, unparsable = cursor.execute(
+        f"SELECT __row, CAST({identifier(column)} AS VARCHAR), {numbers.unparsable(column)} FROM (SELECT "
+        f"row_number() OVER () AS __row, * FROM {relation}) WHERE {bad_condition(canonical, column, numbers)} "
+        f"ORDER BY __row LIMIT 1").fetchone()
     expected = ("a finite amount" if canonical in AMOUNT_COLUMNS
                 else "a year in {}-{}".format(*VALID_RANGES["year"]) if canonical == "year"
                 else "a whole code in {}-{}".format(*VALID_RANGES.get(canonical, CODE_RANGE)))
-    return row, column, value, expected
+    if unparsable:
+        return row, f"column {column!r} must be numeric; found {value!r}"
+    return row, f"column {column!r}: found {value!r}; expected {expected}"

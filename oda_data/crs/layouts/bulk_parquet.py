@@ -58,9 +58,8 @@ def read(source: Source, cursor, run, *, scratch=None, on_read=None, options=Non
             if bulk.BAD not in message:
                 raise CRSFormatError(f"{source.path}: cannot read the bulk Parquet file: "
                                      f"{message.splitlines()[0]}") from None
-            row, column, value, expected = bulk.locate_bad(cursor, relation, found, message, numbers)
-            raise CRSFormatError(f"{source.path}: row {row}: column {column!r}: found {value!r}; "
-                                 f"expected {expected}") from None
+            row, problem = bulk.locate_bad(cursor.cursor(), relation, found, message, numbers)
+            raise CRSFormatError(f"{source.path}: row {row}: {problem}") from None
     if on_read:
         on_read(source.size)
     return result, []

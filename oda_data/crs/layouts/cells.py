@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from ..errors import CRSFormatError
 from ..opening import Source, raw_streams, read_all
-from ..schema import AMOUNT_COLUMNS, CANONICAL_TYPES, CODE_RANGE, RAW_COLUMNS, VALID_RANGES
+from ..schema import CANONICAL_TYPES, CODE_RANGE, RAW_COLUMNS, VALID_RANGES
 
 #: Canonical columns plus the raw code columns, every one nullable, while rows are checked.
 LOOSE_SCHEMA = pa.schema([pa.field(name, kind) for name, kind in CANONICAL_TYPES.items()]
