@@ -176,7 +176,7 @@ def _codes(codes) -> str:
     return ", ".join(str(int(code)) for code in sorted(codes))
 
 
-def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
+def theme_sql(purpose: str = "purpose_code", text: str = "__text", head: str = "__head", *,
               prefilter: bool = True) -> tuple[str, str, str]:
     """SQL expressions ``(__hit, theme, theme_rule)`` over the columns ``purpose`` and ``text``.
 
@@ -197,9 +197,9 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
     specific = f"{purpose} IN ({_codes(rules.specific)})" if rules.specific else "FALSE"
     branches = []
     for number, rule in enumerate(rules.keyword_rules, start=1):
-        condition = f"regexp_matches({text}, {literal(rule.pattern)})"
-        if not rule.anywhere:
-            condition = f"coalesce({security}, FALSE) AND {condition}"
+        condition = f"coalesce({security}, FALSE) AND regexp_matches({text}, {literal(rule.pattern)})"
+        if rule.anywhere:  # off the security codes, only what the activity is named counts
+            condition = f"({condition}) OR regexp_matches({head}, {literal(rule.pattern)})"
         branches.append((condition, number))
     for number, (code, _) in enumerate(sorted(rules.specific.items()), start=len(rules.keyword_rules) + 1):
         branches.append((f"{purpose} = {code}", number))
@@ -236,7 +236,8 @@ def tagged_sql(inner: str, columns: list[str], purpose: str = "purpose_code",
     hit, theme, rule = theme_sql(purpose, prefilter=prefilter)
     keep = ", ".join(f'"{name}"' for name in columns)
     return (f"SELECT {keep}{', ' if keep else ''}{theme} AS theme, {rule} AS theme_rule FROM ("
-            f"SELECT *, {hit} AS __hit FROM (SELECT *, {text_sql(texts)} AS __text FROM ({inner})))")
+            f"SELECT *, {hit} AS __hit FROM (SELECT *, {text_sql(texts)} AS __text, "
+            f"{text_sql([name for name in texts if name != 'long_description'])} AS __head FROM ({inner})))")
 
 
 def _arrow(series: pd.Series, kind: pa.DataType) -> pa.Array:
