@@ -39,6 +39,7 @@ BULK_DE_COLUMNS = {"donor_code": "dedonorcode", "recipient_code": "derecipientco
 BULK_REQUIRED = (("year", "Year"), ("donor_code", "DonorCode"), ("recipient_code", "RecipientCode"),
                  ("purpose_code", "PurposeCode"))
 BAD = "oda_data:bad-value:"
+NUMERIC = {name for name, kind in CANONICAL_TYPES.items() if not pa.types.is_string(kind)}
 
 
 def matches(source: Source) -> bool:
@@ -47,11 +48,12 @@ def matches(source: Source) -> bool:
 
 @dataclass(frozen=True)
 class Numbers:
-    """How a layout's numeric cells become ``DOUBLE``: ``value(column)`` (NULL when empty) and
-    ``unparsable(column)``, true for a cell that is not empty and not a number."""
+    """How a layout's numeric cells become ``DOUBLE``: ``value(column)`` (NULL when empty),
+    ``unparsable(column)``, true for a cell that is not empty and not a number, ``shown(column)``, the cell as written."""
 
     value: Callable[[str], str] = identifier
     unparsable: Callable[[str], str] = lambda column: "FALSE"
+    shown: Callable[[str], str] = identifier
 
 
 def columns(source: Source) -> tuple[dict[str, str], dict[str, str]]:
@@ -87,7 +89,7 @@ def bad_condition(canonical: str, column: str, numbers: Numbers) -> str:
 
 def _number_sql(canonical: str, column: str, numbers: Numbers) -> str:
     value = numbers.value(column)
-    bad = f"error({literal(BAD + column + ':')} || CAST({identifier(column)} AS VARCHAR))"
+    bad = f"error({literal(BAD + column + ':')} || coalesce(CAST({numbers.shown(column)} AS VARCHAR), ''))"
     good = value if canonical in AMOUNT_COLUMNS else f"CAST({value} AS INTEGER)"
     return (f"CASE WHEN {numbers.unparsable(column)} THEN {bad} WHEN {value} IS NULL THEN NULL "
             f"WHEN {_in_range(canonical, value)} THEN {good} ELSE {bad} END")
@@ -139,7 +141,7 @@ def locate_bad(cursor, relation: str, found: dict[str, str], message: str, numbe
     column = message.split(BAD, 1)[1].split(":", 1)[0]
     canonical = next((name for name, value in found.items() if value == column), "year")
     row, value, unparsable = cursor.execute(
-        f"SELECT __row, CAST({identifier(column)} AS VARCHAR), {numbers.unparsable(column)} FROM (SELECT "
+        f"SELECT __row, CAST({numbers.shown(column)} AS VARCHAR), {numbers.unparsable(column)} FROM (SELECT "
         f"row_number() OVER () AS __row, * FROM {relation}) WHERE {bad_condition(canonical, column, numbers)} "
         f"ORDER BY __row LIMIT 1").fetchone()
     expected = ("a finite amount" if canonical in AMOUNT_COLUMNS

@@ -35,19 +35,20 @@ csv.field_size_limit(1 << 30)  # a long description may exceed csv's default 128
 
 
 _NO_NULL = "oda_data:none"  # so that an empty cell reads as '' and only a missing field as NULL
-_TEXT = bulk.Numbers(lambda column: f"TRY_CAST(nullif(trim({identifier(column)}), '') AS DOUBLE)",
-                     lambda column: f"(nullif(trim({identifier(column)}), '') IS NOT NULL AND "
-                                    f"TRY_CAST(nullif(trim({identifier(column)}), '') AS DOUBLE) IS NULL)")
+# Numbers are cast once, in the relation: "<column>:bad" flags a cell that is no number, "<column>:raw" keeps it.
+_TEXT = bulk.Numbers(unparsable=lambda column: identifier(column + ":bad"),
+                     shown=lambda column: identifier(column + ":raw"))
 
 
-def _relation(source: Source, path, quote: str, used: list[str]) -> str:
-    """DuckDB's CSV reader on ``path``: the ``used`` columns under their header names, as text.
+def _relation(source: Source, path, quote: str, used: list[str], numeric: set[str]) -> str:
+    """DuckDB's CSV reader on ``path``: the ``used`` columns under their header names.
 
     The reader names the columns ``c0``, ``c1`` ... (a header may hold empty
-    names, quotes or control characters), plus one column beyond the header's:
-    DuckDB takes one empty field too many as a trailing delimiter, so a line
-    with too many fields shows as a value there, one with too few as a NULL
-    in the last column (missing fields are padded with NULL).
+    names, quotes or control characters), all text, plus one column beyond
+    the header's: DuckDB takes one empty field too many as a trailing
+    delimiter, so a line with too many fields shows as a value there, one
+    with too few as a NULL in the last column (missing fields are padded with
+    NULL, empty ones are '').
     """
     width = len(source.header)
     position = {name: index for index, name in enumerate(source.header)}
@@ -55,8 +56,17 @@ def _relation(source: Source, path, quote: str, used: list[str]) -> str:
     options = [f"delim={literal(source.delimiter)}", "header=true", "auto_detect=false", f"columns={{{types}}}",
                "strict_mode=true", "null_padding=true", f"nullstr={literal(_NO_NULL)}", f"quote={literal(quote)}",
                f"escape={literal(quote)}", *(["parallel=false"] if quote else [])]
-    renamed = ", ".join(f"c{position[name]} AS {identifier(name)}" for name in dict.fromkeys(used))
-    return (f"(SELECT {renamed}, c{width - 1} IS NULL OR c{width} IS NOT NULL AS __fields_wrong "
+    parts = []
+    for name in dict.fromkeys(used):
+        cell = f"c{position[name]}"
+        if name in numeric:
+            number = f"TRY_CAST({cell} AS DOUBLE)"
+            parts += [f"{number} AS {identifier(name)}", f"{cell} AS {identifier(name + ':raw')}",
+                      f"CASE WHEN {number} IS NOT NULL THEN FALSE ELSE trim({cell}) <> '' END AS "
+                      f"{identifier(name + ':bad')}"]
+        else:
+            parts.append(f"{cell} AS {identifier(name)}")
+    return (f"(SELECT {', '.join(parts)}, c{width - 1} IS NULL OR c{width} IS NOT NULL AS __fields_wrong "
             f"FROM read_csv({literal(path)}, {', '.join(options)}))")
 
 
@@ -69,9 +79,10 @@ def read(source: Source, cursor, run, *, scratch, on_read=None, options=None):
             starts = transcode(source, path, on_read)
         found, de_codes = bulk.columns(source)
         used = [*found.values(), *de_codes.values()]
+        numeric = {column for canonical, column in found.items() if canonical in bulk.NUMERIC}
         errors = []
         for quote in ("", '"'):
-            relation = _relation(source, path, quote, used)
+            relation = _relation(source, path, quote, used, numeric)
             sql, found = bulk.select(source, relation, _TEXT, refuse="__fields_wrong")
             try:
                 result = run(sql)
