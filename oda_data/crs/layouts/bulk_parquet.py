@@ -34,7 +34,9 @@ def _numbers(source: Source) -> bulk.Numbers:
         if pa.types.is_null(found):
             return "CAST(NULL AS DOUBLE)"
         if pa.types.is_floating(found):
-            return f"CAST(CASE WHEN isnan({identifier(column)}) THEN NULL ELSE {identifier(column)} END AS DOUBLE)"
+            # (not isnan: DuckDB folds it to false from Parquet statistics that leave NaN out)
+            raw = identifier(column)
+            return f"CASE WHEN NOT isfinite({raw}) AND NOT isinf({raw}) THEN NULL ELSE CAST({raw} AS DOUBLE) END"
         return f"CAST({identifier(column)} AS DOUBLE)"
 
     def unparsable(column: str) -> str:
