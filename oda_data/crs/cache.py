@@ -1,33 +1,17 @@
 """The CRS cache: one plain Parquet file per source, checked on open, rebuilt when damaged.
 
-* **Where**: :func:`cache_dir` = ``$ODA_DATA_CACHE`` when set, else the user
-  cache folder of ``platformdirs`` (``.../oda_data/crs``).
-* **What the folder holds**: ``<name>-<source key>-<content key>.parquet``
-  (canonical, raw code and theme columns, in the source's row order, zstd, row
-  groups of 122,880 rows) and its manifest ``_<name>-<source key>.json``
-  (source path, size, times, inode and checksum; the Parquet file's rows,
-  checksum and file identity; layout; the reader's notes). Locks, temporary
-  files and DuckDB's spill live in the hidden ``.work/`` folder. pyarrow,
-  DuckDB, Spark and Dask skip names starting with ``_`` or ``.``, so the folder
-  reads as a Parquet dataset.
-* **Keys**: the source key digests the resolved path: one cache file per
-  source. The content key digests the source's checksum, :data:`CACHE_FORMAT`,
-  the theme rules and the reader options that change what is read
-  (``sdmx_rows``; ``encoding`` only when it names a codec other than UTF-8);
-  a read with other options replaces the file. A source whose size, times or
-  inode changed is hashed again (an edit that keeps size and mtime still
-  changes the ctime); a ``touch`` or a copy with the same bytes keeps the cache.
-* **Integrity** (:mod:`oda_data.crs.integrity`): a cached file whose size,
-  times and inode are those recorded at write is used as it is (any write to
-  it changes its ctime); otherwise its checksum and row count are checked and
-  a damaged file is rebuilt from the source with a :class:`CRSCacheWarning`.
-* **Safety**: a conversion writes into ``.work/`` and moves the finished file
-  in place, under the source's ``filelock``: two processes reading one new
-  source convert it once. The leftovers of a killed conversion (DuckDB's
-  temporary files included) are removed by the next conversion of that source
-  and by ``oda-data cache clear``.
-* **First reads of large text** (:class:`FirstRead`): answered from the file
-  itself, then converted in a thread; the next read of that source waits for it.
+The folder (:func:`cache_dir`: ``$ODA_DATA_CACHE`` or the platformdirs user
+cache) holds ``<name>-<source key>-<content key>.parquet`` and its manifest
+``_<name>-<source key>.json``; locks, temporary files and DuckDB's spill live
+in ``.work/`` (names that pyarrow, DuckDB and Spark skip). The source key
+digests the resolved path (one file per source); the content key the
+source's CRC-32, :data:`CACHE_FORMAT`, the theme rules and the options that
+change what is read (``sdmx_rows``, a non-UTF-8 ``encoding``). Integrity:
+:mod:`oda_data.crs.integrity`. Conversions run under the source's
+``filelock``; a killed one leaves only ``.work/`` files, removed by the next
+conversion and by ``oda-data cache clear``. A large text file's first read is
+answered from the file (:class:`FirstRead`) and converted in a thread. The
+README's "The cache is a plain Parquet dataset" says the same for users.
 """
 from __future__ import annotations
 
@@ -70,12 +54,8 @@ _WORK = ".work"
 
 
 class CacheState:
-    """This process's cache state: use counters and the background conversions (one thread per source).
-
-    The threads are not daemons: a script that ends waits for them, so the
-    cache is there next time. :meth:`wait` joins a source's thread and
-    reports its failure as a :class:`CRSCacheWarning`.
-    """
+    """This process's cache state: counters and background conversions (one non-daemon thread per
+    source, so a script that ends waits for it); :meth:`wait` reports a failure as a CRSCacheWarning."""
 
     def __init__(self):
         self.stats = {"hits": 0, "conversions": 0, "rebuilds": 0, "background": 0}
@@ -223,10 +203,8 @@ def read_metadata(cached) -> dict:
 
 
 def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto", encoding: str | None = None) -> Path:
-    """Convert the CRS source at ``path`` to Parquet in :func:`cache_dir` once; return the cached file.
-
-    Raises FileNotFoundError, :class:`~oda_data.crs.CRSFormatError` or OSError (cache folder).
-    """
+    """Convert the CRS source at ``path`` into :func:`cache_dir` once; the cached file (FileNotFoundError,
+    :class:`~oda_data.crs.CRSFormatError`, OSError for the cache folder)."""
     return ingest_and_say(path, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)[0]
 
 
@@ -376,7 +354,6 @@ def _remove_leftovers(folder: Path, prefix: str) -> None:
 @dataclass(frozen=True)
 class CacheEntry:
     """One cached conversion, as listed by ``oda-data cache list``."""
-
     path: Path
     source: str
     size_bytes: int
@@ -403,12 +380,8 @@ def list_cache() -> list[CacheEntry]:
 
 
 def clear_cache() -> int:
-    """Delete every cached conversion (Parquet file, manifest, leftovers); return how many conversions.
-
-    A source being converted by another process right now is left alone (its
-    lock is held); lock files stay (deleting one another process waits on
-    would let two processes hold "the" lock at once).
-    """
+    """Delete every cached conversion (Parquet file, manifest, leftovers); return how many. A source
+    another process converts now (lock held) is left alone; lock files stay (another process may wait on one)."""
     removed, folder = 0, cache_dir()
     prefixes = {path.stem[1:] for path in folder.glob("_*.json")}
     prefixes |= {path.name[: -len(".lock")] for path in (folder / _WORK).glob("*.lock")}

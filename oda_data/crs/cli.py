@@ -8,7 +8,6 @@ import warnings
 from . import cache
 from ..cli import help_handler
 from .._text import printable
-from .errors import CRSFormatError
 from .layouts.data_explorer import SDMX_ROW_CHOICES
 
 

@@ -1,51 +1,14 @@
 """The White Paper's security themes in CRS terms, and :func:`tag_themes`.
 
-The mapping is data, not code: ``oda_data/data/crs_theme_rules.yaml``
-(versioned; ``version`` is stamped into :data:`RULES_VERSION`). Summary:
-
-===============================  =====================================================
-theme                            how a CRS row gets it
-===============================  =====================================================
-``drug_trafficking``             purpose 16063 Narcotics control (alone); keywords
-                                 narcotics, drug trafficking, illicit drugs, stupéfiants
-``police_capacity``              purpose 15210 Security system management and reform
-                                 (alone); keywords police, policing, law enforcement,
-                                 gendarmerie with a security purpose code
-``maritime_security``            keywords piracy, coast guard, patrol vessel, maritime
-                                 security, garde-côtes, piraterie (any purpose code;
-                                 typically 21040 Water transport)
-``counter_terrorism``            keywords terrorism, counter-terrorism, violent
-                                 extremism, terrorisme (any purpose code)
-``cyberspace``                   keywords cyber, cybersecurity, cybercrime,
-                                 cybersécurité (any purpose code; typically 22040 ICT)
-``money_laundering``             keywords money laundering, terrorist financing,
-                                 financial intelligence unit, blanchiment
-``trafficking_in_persons``       keywords trafficking in persons, human trafficking,
-                                 traite des personnes (typically 15190, 15180)
-``transnational_organized_crime``  keywords organised crime, small arms, trafficking,
-                                 smuggling with a security purpose code
-``outer_space``                  keywords outer space, space law, space debris
-===============================  =====================================================
-
-Security purpose codes: *specific* codes (16063, 15210) count alone; *broad*
-codes (15130 justice, 15113 anti-corruption, 15136 immigration, 15180, 15190
-migration, 15220 peace-building, 15240 SALW, 21040 water transport, 22010
-communications policy, 22040 ICT, 33120 trade facilitation) count only with a
-keyword. 15230 peacekeeping, 15250 mine action and 15261 child soldiers are not
-among the chapter's themes and stay NA.
-
-Precedence, one theme per row: keyword rules in file order (specific phrases
-first: money laundering, maritime, counter-terrorism, cyber, space, drugs,
-trafficking in persons, organised crime, police) beat the default theme of a
-specific purpose code; rows matching nothing get NA. ``theme_rule`` says why:
-``keyword:coast guard+purpose:21040`` (the text as matched, lower-cased) or
-``purpose:16063``.
-
-Keywords are matched case-insensitively over ``project_title``,
-``short_description`` and ``long_description`` with letter/digit boundaries,
-by one SQL expression (:func:`theme_sql`, RE2 regular expressions in DuckDB):
-the same expression tags the rows of the Parquet cache while a source is
-converted and the frames given to :func:`tag_themes`, so both always agree.
+The mapping is data: ``oda_data/data/crs_theme_rules.yaml`` (versioned; its
+header says how a row gets its theme: keyword rules in file order, then the
+default theme of a *specific* purpose code; broad codes count only with a
+keyword; an ``anywhere`` keyword off the security codes counts only in the
+title or short description). ``theme_rule`` says why
+(``keyword:coast guard+purpose:21040``, ``purpose:16063``). Keywords are RE2
+patterns matched case-insensitively with letter/digit boundaries by one SQL
+expression (:func:`theme_sql`): it tags the cache while a source is converted
+and the frames given to :func:`tag_themes`, so both always agree.
 """
 from __future__ import annotations
 
