@@ -4,7 +4,7 @@ The files follow the OECD bulk download text layout (``docs/oecd_formats.md``
 of the shared docs): the 86 columns of the 2018 vintage in their order, then
 8 of the columns later vintages add (``DRR`` ... ``PSIAddAssess``), 94 in all;
 ``|``-delimited, UTF-8, a header line, one row per activity, amounts in USD
-millions, many empty cells, fields quoted only when they hold ``|`` or ``"``.
+millions, many empty cells, unquoted as the OECD writes them (``"`` is text).
 
 Rows are resampled from real data and then varied:
 
@@ -27,12 +27,13 @@ Rows are resampled from real data and then varied:
 
 Usage::
 
-    .venv/bin/python benchmarks/make_crs_files.py --rows 1000000 [--out benchmarks/out] [--seed 0] [--force]
+    .venv/bin/python benchmarks/make_crs_files.py --rows 1000000 [--out /tmp/oda_data_benchmarks] [--seed 0] [--force]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -47,7 +48,7 @@ from oda_data.crs.schema import BULK_2018_COLUMNS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "crs" / "crs_bilateral_by_purpose_2018_2020_sample.csv"
 FIXTURE_DIR = REPO_ROOT / "tests" / "fixtures" / "crs"
-DEFAULT_OUT = REPO_ROOT / "benchmarks" / "out"
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "oda_data_benchmarks"  # big files: never in the repository
 CHUNK_ROWS = 200_000
 
 #: The 2018-vintage CRS bulk text header, in order (all 86 columns).
@@ -323,13 +324,14 @@ def make_chunk(seeds: pa.Table, rows: int, first_serial: int, rng: np.random.Gen
 
 
 def _cell_text(array: pa.Array) -> pa.Array:
-    """Render a column as CSV cells: empty for null, quoted only when holding ``|``, ``"`` or a newline."""
+    """Render a column as the OECD writes its cells: unquoted, empty for null, ``"`` kept as text.
+
+    A ``|`` or a line break inside a text would break the OECD's own layout
+    (the reader refuses such a line): they become ``/`` and a space.
+    """
     text = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
     text = pc.fill_null(text, "")
-    needs_quotes = pc.match_substring_regex(text, r'[|"\r\n]')
-    if pc.any(needs_quotes).as_py():
-        quoted = _join(pa.scalar('"'), pc.replace_substring(text, '"', '""'), pa.scalar('"'))
-        text = pc.if_else(needs_quotes, quoted, text)
+    text = pc.replace_substring_regex(pc.replace_substring(text, "|", "/"), r"[\r\n]+", " ")
     return text
 
 
@@ -366,7 +368,7 @@ def make_crs_file(path, rows: int, *, seed: int = 0, chunk_rows: int = CHUNK_ROW
 
 
 def default_path(rows: int, out: Path = DEFAULT_OUT) -> Path:
-    """``benchmarks/out/crs_<rows>.txt``."""
+    """``<out>/crs_<rows>.txt``."""
     return Path(out) / f"crs_{rows}.txt"
 
 

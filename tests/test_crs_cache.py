@@ -66,9 +66,9 @@ def test_second_read_is_a_cache_hit(source, monkeypatch):
         raise AssertionError("the source was converted again")
 
     monkeypatch.setattr(cache, "_convert", no_conversion)
-    hits = cache.CACHE_STATS["hits"]
+    hits = cache.STATE.stats["hits"]
     second = oda_data.read_crs(source)
-    assert cache.CACHE_STATS["hits"] == hits + 1
+    assert cache.STATE.stats["hits"] == hits + 1
     assert cached.stat().st_mtime_ns == mtime
     assert second.equals(first)
 
@@ -103,7 +103,7 @@ def _ingest_in_process(path, cache_folder, barrier, queue):
 
     barrier.wait()  # both processes start converting the new source together
     cached = process_cache.ingest(path, progress=False)
-    queue.put((str(cached), process_cache.CACHE_STATS["conversions"]))
+    queue.put((str(cached), process_cache.STATE.stats["conversions"]))
 
 
 def test_two_processes_reading_a_new_source(source, tmp_cache):
@@ -118,7 +118,7 @@ def test_two_processes_reading_a_new_source(source, tmp_cache):
 def test_a_failed_conversion_leaves_nothing(tmp_cache):
     with pytest.raises(CRSFormatError):
         cache.ingest(FIXTURES / "bad_amount.txt", progress=False)
-    assert [p.name for p in tmp_cache.iterdir() if not p.name.endswith(".lock")] == []
+    assert [p.name for p in tmp_cache.iterdir() if p.name != ".work"] == []
 
 
 # --------------------------------------------------------------------------- CLI
@@ -169,10 +169,10 @@ def test_clear_leaves_a_conversion_running_in_another_process_alone(source, tmp_
     in_progress = tmp_cache / f".{other.name}.abc123.tmp"
     in_progress.write_text("half a conversion")
     # Another process holds the second source's lock: it is converting right now.
-    held = FileLock(str(tmp_cache / f"{other.name.rsplit('-', 1)[0]}.lock"))
+    held = FileLock(str(tmp_cache / ".work" / f"{other.name.rsplit('-', 1)[0]}.lock"))
     with held:
         assert _clear_in_another_process() == 1
-    assert not cached.exists() and not cached.with_name(cached.name.rsplit("-", 1)[0] + ".json").exists()
+    assert not cached.exists() and not cached.with_name("_" + cached.name.rsplit("-", 1)[0] + ".json").exists()
     assert other.exists() and in_progress.exists()
     assert cache.clear_cache() == 1  # lock free again: now it goes
     assert not other.exists() and not in_progress.exists()
@@ -201,7 +201,6 @@ def test_a_damaged_cache_file_is_rebuilt_on_open(source, how):
     expected = oda_data.read_crs(source)
     cached = cache.cached_path(source)
     _damage(cached, how)
-    integrity.VERIFIED.clear()  # a new process: the first open checks the file
     with pytest.warns(cache.CRSCacheWarning, match=rf"{cached.name}: .*(truncated|checksum differs).*converting .* again"):
         again = oda_data.read_crs(source)
     pd.testing.assert_frame_equal(again, expected)
@@ -238,13 +237,28 @@ def test_touching_the_source_keeps_the_cache(source, monkeypatch):
 def test_leftovers_of_a_killed_conversion_are_removed(source, tmp_cache):
     cached = cache.ingest(source, progress=False)
     prefix = cached.name.rsplit("-", 1)[0]
-    leftovers = [tmp_cache / f".{prefix}-0123.parquet.x1y2.tmp", tmp_cache / f".{prefix}.utf8.txt.a1b2.tmp"]
+    work = tmp_cache / ".work"
+    leftovers = [work / f"{prefix}.1a2b3c4d.parquet.tmp", work / f"{prefix}.a1b2c3d4.utf8.txt.tmp",
+                 work / f"tmp_{prefix}.1a2b3c4d.parquet.tmp",  # DuckDB's own temporary file
+                 tmp_cache / f".{prefix}-0123.parquet.x1y2.tmp", tmp_cache / f"tmp_.{prefix}.parquet.x1.tmp"]
     for leftover in leftovers:
         leftover.write_text("half a conversion")
-    (tmp_cache / f".{prefix}.duckdb.tmp").mkdir()
+    (work / f"{prefix}.spill.tmp").mkdir()
     source.write_bytes(source.read_bytes() + b"\r\n")  # a new conversion of the same source
     cache.ingest(source, progress=False)
-    assert not list(tmp_cache.glob(".*"))
+    assert_only_cache_files(tmp_cache)
+    for leftover in leftovers[:3]:
+        leftover.write_text("half a conversion")
+    assert cache.clear_cache() == 1
+    assert_only_cache_files(tmp_cache) and not list(tmp_cache.glob("*.parquet"))
+
+
+def assert_only_cache_files(folder) -> bool:
+    """Parquet files and their manifests; locks alone in .work/."""
+    names = sorted(p.name for p in folder.iterdir() if p.name != ".work")
+    assert all(n.endswith(".parquet") or (n.startswith("_") and n.endswith(".json")) for n in names), names
+    assert all(p.name.endswith(".lock") for p in (folder / ".work").iterdir()), list((folder / ".work").iterdir())
+    return True
 
 
 @pytest.mark.parametrize("command", [["cache", "list"], ["cache", "clear"], ["ingest", "SOURCE", "--quiet"]])

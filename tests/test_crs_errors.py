@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import zipfile
 
 import pytest
@@ -128,7 +129,8 @@ def test_an_unbalanced_quote_at_the_start_of_a_description_loses_no_row(tmp_path
     rows[18] = '2019|701|755|21040|Project 18|"Koban" police boxes and "community policing|1.5'
     rows[19] = '2019|701|755|21040|Project 19|"unbalanced: the OECD writes quotes as text|2.5'
     source = write_rows(tmp_path / "crs.txt", rows)
-    with pytest.warns(oda_data.crs.CRSLayoutWarning, match=r"crs.txt line 20: an unbalanced quote"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the OECD's way of writing quotes needs no note
         frame = oda_data.read_crs(source)
     assert len(frame) == 2000
     assert frame.loc[19, "long_description"] == '"unbalanced: the OECD writes quotes as text'
@@ -145,10 +147,19 @@ def test_a_file_mixing_real_quoting_and_an_unbalanced_quote_is_refused_with_its_
         oda_data.read_crs(source)
 
 
-def test_a_line_with_too_many_fields_is_an_error_with_its_line(tmp_path):
+@pytest.mark.parametrize("extra", ["extra|1|2", "extra|1|", "extra||"])
+def test_a_line_with_too_many_fields_is_an_error_with_its_line(tmp_path, extra):
+    # DuckDB alone takes one empty field too many for a trailing delimiter: "|" at the end is checked too.
     rows = many_rows(30)
-    rows[24] = "2019|701|755|21040|Title|extra|1|2"
-    with pytest.raises(CRSFormatError, match=r"crs.txt line 26: Expected Number of Columns: 7 Found: 8"):
+    rows[24] = f"2019|701|755|21040|Title|{extra}"
+    with pytest.raises(CRSFormatError, match=r"crs.txt line 26: 8 fields where the header has 7; an unescaped '\|'"):
+        oda_data.read_crs(write_rows(tmp_path / "crs.txt", rows))
+
+
+def test_a_line_with_too_few_fields_is_an_error_with_its_line(tmp_path):
+    rows = many_rows(30)
+    rows[7] = "2019|701|755|21040|Title|1"
+    with pytest.raises(CRSFormatError, match=r"crs.txt line 9: 6 fields where the header has 7"):
         oda_data.read_crs(write_rows(tmp_path / "crs.txt", rows))
 
 
@@ -204,7 +215,7 @@ def test_out_of_range_values_name_column_and_line(tmp_path, cell, column, expect
     rows[30] = cell
     with pytest.raises(CRSFormatError, match=rf"crs.txt line 32: column '{column}': found .*; expected {expected}"):
         oda_data.read_crs(write_rows(tmp_path / "crs.txt", rows))
-    assert not [p for p in tmp_cache.iterdir() if not p.name.endswith(".lock")]
+    assert not [p for p in tmp_cache.iterdir() if p.name != ".work"]
 
 
 def test_the_line_counts_line_breaks_inside_quoted_descriptions(tmp_path):
@@ -215,8 +226,8 @@ def test_the_line_counts_line_breaks_inside_quoted_descriptions(tmp_path):
         oda_data.read_crs(write_rows(tmp_path / "crs.txt", rows))
 
 
-@pytest.mark.parametrize("value", [float("inf"), float("nan")])
-def test_non_finite_amounts_in_parquet_are_errors(tmp_path, value):
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")])
+def test_non_finite_amounts_in_parquet_are_errors(tmp_path, value):  # NaN is NA (test_crs_hostile.py)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -290,7 +301,7 @@ def test_summary_files_check_their_values_too(tmp_path, cell, message):
         oda_data.read_crs(source)
 
 
-def test_ingest_of_an_unbalanced_quote_reads_every_row_and_notes_it_in_one_line(tmp_path, capsys):
+def test_ingest_of_an_unbalanced_quote_reads_every_row(tmp_path, capsys):
     from oda_data.cli import main
 
     rows = many_rows(2000)
@@ -298,7 +309,4 @@ def test_ingest_of_an_unbalanced_quote_reads_every_row_and_notes_it_in_one_line(
     source = write_rows(tmp_path / "crs.txt", rows)
     assert main(["ingest", str(source), "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert "(2000 rows, layout bulk_text)" in captured.out
-    assert captured.err.strip().splitlines() == [
-        f"oda-data ingest: note: {source} line 21: an unbalanced quote, so the file was read with '\"' "
-        "as an ordinary character (the OECD writes quotes as text); every row was read"]
+    assert "(2000 rows, layout bulk_text)" in captured.out and captured.err == ""

@@ -12,7 +12,7 @@ import pytest
 
 import oda_data
 from oda_data.crs import CANONICAL_COLUMNS, CRS_SCHEMA, CRSLayoutWarning
-from oda_data.crs.sources import detect_layout
+from oda_data.crs.layouts import detect as detect_layout
 
 from crs_testlib import (BULK_FIXTURES, FIXTURES, REAL_SUMMARY, SDMX_FIXTURES, assert_totals_equal,
                          expected_bulk_totals, expected_sdmx_totals, totals_of)

@@ -1,32 +1,17 @@
-"""The CRS cache: one plain Parquet file per source, verified on open, rebuilt when damaged.
+"""The CRS cache: one plain Parquet file per source, checked on open, rebuilt when damaged.
 
-* **Where**: :func:`cache_dir` = ``$ODA_DATA_CACHE`` when set, else the user
-  cache folder of ``platformdirs`` (``.../oda_data/crs``).
-* **What**: ``<name>-<source key>-<content key>.parquet`` holds the canonical
-  columns, the raw code columns and ``theme``/``theme_rule``, in the source's
-  row order, zstd-compressed, in row groups of 122,880 rows with min/max
-  statistics. DuckDB, ``pyarrow.dataset``, Spark or Dask read it as it is.
-  Beside it, ``<name>-<source key>.json`` (the *manifest*) records the
-  source (path, size, times, inode, checksum of its bytes), the Parquet file's
-  row count and checksum (:func:`file_checksum`), the layout and the reader's notes.
-* **Keys**: the source key digests the resolved path and the reader options
-  (``sdmx_rows``, ``encoding``); the content key digests the source's
-  checksum (its content fingerprint), :data:`CACHE_FORMAT` and the theme rules. A source whose size,
-  mtime, ctime or inode changed is hashed again: an edit that keeps size and
-  mtime still changes the ctime (no program can set it back), so it is seen;
-  a mere ``touch`` or copy with the same bytes keeps the cache.
-* **Integrity**: the first open of a cached file in a process checks its row
-  count and checksum against the manifest (later opens check the file's
-  size, times and inode). A damaged file (truncated, a flipped byte) is
-  rebuilt from the source, with a :class:`CRSCacheWarning`.
-* **Safety**: files are written under temporary names in the cache folder and
-  moved in place (:mod:`oda_data._files`) under a per-source
-  ``filelock.FileLock``: two processes reading the same new source convert it
-  once. Temporary files left by a killed conversion are removed by the next
-  conversion of that source and by ``oda-data cache clear``.
-* **First reads of large text** (:func:`first_read`): the reader answers the
-  query from the file itself, then the conversion runs in a thread; the next
-  read of that source waits for it (:func:`wait_for_background`).
+The folder (:func:`cache_dir`: ``$ODA_DATA_CACHE`` or the platformdirs user
+cache) holds ``<name>-<source key>-<content key>.parquet`` and its manifest
+``_<name>-<source key>.json``; locks, temporary files and DuckDB's spill live
+in ``.work/`` (names that pyarrow, DuckDB and Spark skip). The source key
+digests the resolved path (one file per source); the content key the
+source's CRC-32, :data:`CACHE_FORMAT`, the theme rules and the options that
+change what is read (``sdmx_rows``, a non-UTF-8 ``encoding``). Integrity:
+:mod:`oda_data.crs.integrity`. Conversions run under the source's
+``filelock``; a killed one leaves only ``.work/`` files, removed by the next
+conversion and by ``oda-data cache clear``. A large text file's first read is
+answered from the file (:class:`FirstRead`) and converted in a thread. The
+README's "The cache is a plain Parquet dataset" says the same for users.
 """
 from __future__ import annotations
 
@@ -39,45 +24,76 @@ import os
 import re
 import shutil
 import threading
+import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import platformdirs
 from filelock import FileLock, Timeout
 
-from .._files import atomic_write, publish, temporary_beside
+from .._files import atomic_write
 from .._text import printable
-from . import background, engine
+from . import engine
 from .errors import CRSCacheWarning, CRSLayoutWarning
 from .integrity import file_checksum, stat_key, verify
-from .opening import check_encoding
-from .sdmx import check_sdmx_rows
-from .sources import Source, bulk_columns, detect_layout
+from .layouts import detect
+from .layouts.data_explorer import check_sdmx_rows
+from .opening import Source, check_encoding
 from .themes import rules_fingerprint
 
 #: Environment variable that overrides the cache folder.
 CACHE_ENV_VAR = "ODA_DATA_CACHE"
 #: Bump when the cached columns or the readers change what they write.
-CACHE_FORMAT = "crs-duckdb-1"
-_LOCK_TIMEOUT_S = 3600  # a GB conversion by another process can take minutes
-#: Counters of cache use in this process (for diagnostics and tests).
-CACHE_STATS = {"hits": 0, "conversions": 0, "rebuilds": 0, "background": 0}
-#: A bulk text file at least this large is answered from the file on its first
-#: read and converted in the background (below it, converting first is quick).
+CACHE_FORMAT = "crs-duckdb-2"
+#: A text file at least this large is answered from the file on its first read and converted in the background.
 ANSWER_FIRST_BYTES = 64 << 20
+_LOCK_TIMEOUT_S = 3600  # a GB conversion by another process can take minutes
+_WORK = ".work"
+
+
+class CacheState:
+    """This process's cache state: counters and background conversions (one non-daemon thread per
+    source, so a script that ends waits for it); :meth:`wait` reports a failure as a CRSCacheWarning."""
+
+    def __init__(self):
+        self.stats = {"hits": 0, "conversions": 0, "rebuilds": 0, "background": 0}
+        self._running: dict[str, tuple[threading.Thread, Path]] = {}
+        self._failed: dict[str, BaseException] = {}
+
+    def start(self, prefix: str, source: Path, convert) -> None:
+        def work():
+            try:
+                convert()
+            except BaseException as error:  # noqa: BLE001 - reported by the next wait
+                self._failed[prefix] = error
+
+        self.stats["background"] += 1
+        thread = threading.Thread(target=work, name=f"oda_data: caching {source.name}")
+        self._running[prefix] = (thread, source)
+        thread.start()
+
+    def wait(self, prefix: str, source: Path) -> None:
+        thread, _ = self._running.pop(prefix, (None, None))
+        if thread is not None:
+            thread.join()
+        error = self._failed.pop(prefix, None)
+        if error is not None:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            warnings.warn(f"converting {printable(source)} into the cache in the background failed "
+                          f"({printable(reason)}); the next read converts it again", CRSCacheWarning, stacklevel=4)
+
+    def wait_all(self) -> None:
+        for prefix, (_, source) in list(self._running.items()):
+            self.wait(prefix, source)
+
+
+STATE = CacheState()
 
 
 def cache_dir() -> Path:
-    """Return the cache folder (created if missing).
-
-    Raises
-    ------
-    NotADirectoryError, OSError
-        The folder cannot be used (e.g. ``$ODA_DATA_CACHE`` names a file); the
-        one-line message names the path.
-    """
+    """The cache folder (created if missing); NotADirectoryError/OSError naming the path when unusable."""
     override = os.environ.get(CACHE_ENV_VAR)
     base = Path(override).expanduser() if override else \
         Path(platformdirs.user_cache_dir("oda_data", appauthor=False)) / "crs"
@@ -86,7 +102,7 @@ def cache_dir() -> Path:
         raise NotADirectoryError(f"CRS cache folder {printable(base)} (from {origin}) is a file, not a folder; "
                                  f"point {CACHE_ENV_VAR} at a folder")
     try:
-        base.mkdir(parents=True, exist_ok=True)
+        (base / _WORK).mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise type(error)(f"CRS cache folder {printable(base)} (from {origin}) cannot be created: "
                           f"{error.strerror or error}") from None
@@ -97,20 +113,13 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:60] or "source"
+def _prefix(source: Path) -> str:
+    """``<file name>-<digest of the resolved path>``: one cache file per source."""
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', source.stem)[:60] or 'source'}-{_digest(str(source))}"
 
 
-def _prefix(source: Path, sdmx_rows: str, encoding: str | None) -> str:
-    return f"{_slug(source.stem)}-{_digest(f'{source}|{sdmx_rows}|{encoding}')}"
-
-
-def _content_key(fingerprint: str) -> str:
-    return _digest(f"{fingerprint}|{CACHE_FORMAT}|{rules_fingerprint()}")
-
-
-def _manifest_path(folder: Path, prefix: str) -> Path:
-    return folder / f"{prefix}.json"
+def _content_key(fingerprint: str, sdmx_rows: str, encoding: str | None) -> str:
+    return _digest(f"{fingerprint}|{CACHE_FORMAT}|{rules_fingerprint()}|{sdmx_rows}|{encoding}")
 
 
 def _load_manifest(path: Path) -> dict | None:
@@ -121,40 +130,81 @@ def _load_manifest(path: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) and "data" in manifest else None
 
 
+@dataclass
+class Lookup:
+    """Where a source stands in the cache: its keys, its stat now, and its fresh cached file (or None)."""
+
+    source: Path
+    folder: Path
+    prefix: str
+    sdmx_rows: str
+    encoding: str | None
+    stat: list[int]
+    hit: Path | None = None
+    options: dict = field(init=False)
+
+    def __post_init__(self):
+        self.options = {"sdmx_rows": self.sdmx_rows, "encoding": self.encoding}
+
+    @property
+    def manifest_file(self) -> Path:
+        return self.folder / f"_{self.prefix}.json"
+
+    @property
+    def work(self) -> Path:
+        return self.folder / _WORK
+
+    def describes(self, manifest: dict | None) -> bool:
+        """Whether ``manifest`` was written for the source as it is now, with these options, format and rules."""
+        return bool(manifest) and manifest.get("source_stat") == self.stat and manifest.get("key") == _content_key(
+            manifest.get("fingerprint", ""), self.sdmx_rows, self.encoding)
+
+    def fresh(self, manifest: dict | None) -> Path | None:
+        """The cached file when ``manifest`` describes the source and the file checks out (else None)."""
+        if not self.describes(manifest):
+            return None
+        data = self.folder / manifest["data"]
+        problem, checked = verify(data, manifest)
+        if problem:
+            return None
+        if checked:  # intact, but its identity changed (copied back, restored): remember the new one
+            atomic_write(self.manifest_file, json.dumps({**manifest, "data_stat": stat_key(data)}, indent=1),
+                         folder=self.work)
+        return data
+
+
+def _lookup(path, sdmx_rows: str, encoding: str | None) -> Lookup:
+    """The :class:`Lookup` of ``path`` (after this process's background conversion of it)."""
+    check_sdmx_rows(sdmx_rows)
+    encoding = check_encoding(encoding)
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise FileNotFoundError(f"CRS source not found: {printable(source)}")
+    source = source.resolve()
+    lookup = Lookup(source, cache_dir(), _prefix(source), sdmx_rows, encoding, [])
+    STATE.wait(lookup.prefix, source)
+    lookup.stat = stat_key(source)
+    lookup.hit = lookup.fresh(_load_manifest(lookup.manifest_file))
+    return lookup
+
+
 def cached_path(source, *, sdmx_rows: str = "auto", encoding: str | None = None) -> Path:
-    """The cached Parquet file of ``source`` as the manifest records it (or where its manifest would be)."""
+    """The cached Parquet file of ``source`` as its manifest records it (or where it would be)."""
     source = Path(source).expanduser().resolve()
-    folder = cache_dir()
-    prefix = _prefix(source, sdmx_rows, check_encoding(encoding))
-    manifest = _load_manifest(_manifest_path(folder, prefix))
-    return folder / manifest["data"] if manifest else _manifest_path(folder, prefix).with_suffix(".parquet")
+    lookup = Lookup(source, cache_dir(), _prefix(source), sdmx_rows, check_encoding(encoding), [])
+    manifest = _load_manifest(lookup.manifest_file)
+    return lookup.folder / (manifest["data"] if manifest else f"{lookup.prefix}.parquet")
 
 
 def read_metadata(cached) -> dict:
     """The manifest of a cached Parquet file (source, rows, layout, notes, checksums ...)."""
     cached = Path(cached)
-    prefix = cached.name[: -len(".parquet")].rsplit("-", 1)[0]
-    return _load_manifest(_manifest_path(cached.parent, prefix)) or {}
+    return _load_manifest(cached.parent / f"_{cached.name[: -len('.parquet')].rsplit('-', 1)[0]}.json") or {}
 
 
 def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto", encoding: str | None = None) -> Path:
-    """Convert the CRS source at ``path`` to Parquet in :func:`cache_dir` once; return the cached file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Any layout :func:`oda_data.read_crs` reads (text, zip, gzip, Parquet, SDMX-CSV).
-    progress : bool
-        Show a tqdm progress bar while converting.
-    sdmx_rows : {"auto", "DD", "_T"}
-        Which Data Explorer rows to keep (see :mod:`oda_data.crs.sdmx`).
-    encoding : str, optional
-        The text encoding when it is neither UTF-8 (with or without BOM) nor UTF-16.
-
-    Raises
-    ------
-    FileNotFoundError, oda_data.crs.CRSFormatError, OSError (cache folder)
-    """
+    """Convert the CRS source at ``path`` into :func:`cache_dir` once; the cached file (FileNotFoundError,
+    :class:`~oda_data.crs.CRSFormatError`, OSError for the cache folder)."""
     return ingest_and_say(path, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)[0]
 
 
@@ -162,186 +212,148 @@ def ingest_and_say(path, *, progress: bool, sdmx_rows: str, encoding: str | None
                    answer_first: bool = False) -> tuple[Path | FirstRead, bool]:
     """:func:`ingest`, and whether this call converted (else the reader repeats the stored notes).
 
-    With ``answer_first``, a source :func:`first_read` would answer from comes
-    back as that :class:`FirstRead`, not converted.
+    With ``answer_first``, a large text source comes back as a :class:`FirstRead`, not converted.
     """
-    source, folder, prefix, encoding, current, hit = _lookup(path, sdmx_rows, encoding)
-    if hit is not None:
-        CACHE_STATS["hits"] += 1
-        return hit, False
-    first = _first_read(source, folder, prefix, current, sdmx_rows, encoding) if answer_first else None
+    lookup = _lookup(path, sdmx_rows, encoding)
+    if lookup.hit is not None:
+        STATE.stats["hits"] += 1
+        return lookup.hit, False
+    first = _first_read(lookup) if answer_first else None
     if first is not None:
         return first, False
-    return _under_lock(source, folder, prefix, current, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)
+    return _under_lock(lookup, progress=progress)
 
 
-def _lookup(path, sdmx_rows: str, encoding: str | None):
-    """(resolved source, cache folder, source key prefix, checked encoding, source stat key, fresh
-    cached file or None), after this process's background conversion of it; the source must exist."""
-    check_sdmx_rows(sdmx_rows)
-    encoding = check_encoding(encoding)
-    source = Path(path).expanduser()
-    if not source.exists():
-        raise FileNotFoundError(f"CRS source not found: {printable(source)}")
-    source = source.resolve()
-    folder, prefix = cache_dir(), _prefix(source, sdmx_rows, encoding)
-    background.wait(prefix, source)
-    current = stat_key(source)
-    manifest = _load_manifest(_manifest_path(folder, prefix))
-    fresh = _describes(manifest, current) and verify(folder / manifest["data"], manifest) is None
-    return source, folder, prefix, encoding, current, folder / manifest["data"] if fresh else None
-
-
-def _describes(manifest: dict | None, current: list[int]) -> bool:
-    """Whether ``manifest`` was written for the source as it is now, with this package's format and rules."""
-    return bool(manifest) and manifest.get("source_stat") == current and manifest.get("key") == _content_key(
-        manifest.get("fingerprint", ""))
-
-
-def _under_lock(source: Path, folder: Path, prefix: str, current: list[int], **options) -> tuple[Path, bool]:
+def _under_lock(lookup: Lookup, *, progress: bool, layout: Source | None = None) -> tuple[Path, bool]:
     """Look again under the source's lock (another process may have converted it); else convert."""
-    manifest_file = _manifest_path(folder, prefix)
-    lock = FileLock(str(folder / f"{prefix}.lock"), timeout=_LOCK_TIMEOUT_S)
+    lock = FileLock(str(lookup.work / f"{lookup.prefix}.lock"), timeout=_LOCK_TIMEOUT_S)
     try:
         with lock:
-            _remove_leftovers(folder, prefix)
-            manifest = _load_manifest(manifest_file)
-            if manifest:
-                if manifest.get("source_stat") != current and file_checksum(source) == manifest.get("fingerprint"):
-                    manifest["source_stat"] = current  # same bytes (touched, copied back): keep the cache
-                    atomic_write(manifest_file, json.dumps(manifest, indent=1))
-                if _describes(manifest, current):
-                    problem = verify(folder / manifest["data"], manifest)
-                    if problem is None:
-                        CACHE_STATS["hits"] += 1
-                        return folder / manifest["data"], False
-                    warnings.warn(f"{printable(folder / manifest['data'])}: {problem}; converting "
-                                  f"{printable(source)} again", CRSCacheWarning, stacklevel=3)
-                    CACHE_STATS["rebuilds"] += 1
-            target = _convert(source, folder, prefix, **options)
-            CACHE_STATS["conversions"] += 1
+            _remove_leftovers(lookup.folder, lookup.prefix)
+            manifest = _load_manifest(lookup.manifest_file)
+            if manifest and manifest.get("source_stat") != lookup.stat and \
+                    file_checksum(lookup.source) == manifest.get("fingerprint"):
+                manifest["source_stat"] = lookup.stat  # same bytes (touched, copied back): keep the cache
+                atomic_write(lookup.manifest_file, json.dumps(manifest, indent=1), folder=lookup.work)
+            if lookup.describes(manifest):
+                hit = lookup.fresh(manifest)
+                if hit is not None:
+                    STATE.stats["hits"] += 1
+                    return hit, False
+                warnings.warn(f"{printable(lookup.folder / manifest['data'])}: "
+                              f"{verify(lookup.folder / manifest['data'], manifest)[0]}; converting "
+                              f"{printable(lookup.source)} again", CRSCacheWarning, stacklevel=3)
+                STATE.stats["rebuilds"] += 1
+            target = _convert(lookup, progress=progress, layout=layout)
+            STATE.stats["conversions"] += 1
     except Timeout:  # pragma: no cover - only with a stuck writer
-        raise TimeoutError(f"waited {_LOCK_TIMEOUT_S}s for another process converting {printable(source)}; "
+        raise TimeoutError(f"waited {_LOCK_TIMEOUT_S}s for another process converting {printable(lookup.source)}; "
                            f"delete {printable(lock.lock_file)} if no conversion is running") from None
     return target, True
 
 
-# --------------------------------------------------------------------------- first reads of large text
 @dataclass
 class FirstRead:
     """A large uncached text file: answer from it (:func:`oda_data.crs.engine.answer`), then convert."""
 
-    source: Path
-    folder: Path
-    prefix: str
+    lookup: Lookup
     layout: Source
-    options: dict
 
     def convert_in_background(self) -> None:
-        """Convert into the cache in a thread (:mod:`oda_data.crs.background`; DuckDB leaves
-        the interpreter free meanwhile). The next read or ``ingest`` of the source waits for it."""
-        CACHE_STATS["background"] += 1
-        background.start(self.prefix, self.source, functools.partial(
-            _under_lock, self.source, self.folder, self.prefix, stat_key(self.source), progress=False,
-            layout=self.layout, **self.options))
+        """Convert into the cache in a thread; the next read or ``ingest`` of the source waits for it."""
+        STATE.start(self.lookup.prefix, self.lookup.source,
+                    functools.partial(_under_lock, self.lookup, progress=False, layout=self.layout))
 
 
 def first_read(path, *, sdmx_rows: str = "auto", encoding: str | None = None) -> FirstRead | None:
-    """A :class:`FirstRead` when ``path`` is bulk text of at least :data:`ANSWER_FIRST_BYTES`
-    that DuckDB reads directly and the cache has no fresh copy; else None (read through the cache)."""
-    source, folder, prefix, encoding, current, hit = _lookup(path, sdmx_rows, encoding)
-    return None if hit is not None else _first_read(source, folder, prefix, current, sdmx_rows, encoding)
+    """A :class:`FirstRead` when ``path`` is large text that its layout answers from and the cache
+    has no fresh copy; else None (read through the cache)."""
+    lookup = _lookup(path, sdmx_rows, encoding)
+    return None if lookup.hit is not None else _first_read(lookup)
 
 
-def _first_read(source: Path, folder: Path, prefix: str, current: list[int], sdmx_rows: str,
-                encoding: str | None) -> FirstRead | None:
-    if current[0] < ANSWER_FIRST_BYTES:
+def _first_read(lookup: Lookup) -> FirstRead | None:
+    if lookup.stat[0] < ANSWER_FIRST_BYTES:
         return None
-    layout = detect_layout(source, encoding)
-    if layout.kind != "bulk_text" or not layout.duckdb_reads_directly or bulk_columns(layout)[1]:
-        return None
-    return FirstRead(source, folder, prefix, layout, {"sdmx_rows": sdmx_rows, "encoding": encoding})
+    source = detect(lookup.source, lookup.encoding)
+    return FirstRead(lookup, source) if source.layout.answers_first(source) else None
 
 
 def wait_for_background() -> None:
     """Wait for this process's background conversions (a failure is a :class:`CRSCacheWarning`)."""
-    background.wait_all()
+    STATE.wait_all()
 
 
-def _convert(source: Path, folder: Path, prefix: str, *, progress: bool, sdmx_rows: str,
-             encoding: str | None, layout: Source | None = None) -> Path:
+def _convert(lookup: Lookup, *, progress: bool, layout: Source | None = None) -> Path:
     """Convert under the lock. A ``layout`` given means a background conversion after a first read
     (which warned the caller): nothing is warned from here, as ``catch_warnings`` is not thread-safe."""
-    quiet = layout is not None
-    layout = layout or detect_layout(source, encoding)
+    quiet, source = layout is not None, lookup.source
+    layout = layout or detect(source, lookup.encoding)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=layout.size or None, unit="row" if layout.kind == "bulk_parquet" else "B",
-                   unit_scale=True, desc=f"ingest {printable(source.name)}", leave=False)
+        bar = tqdm(total=layout.size or None, unit="row" if layout.parquet else "B", unit_scale=True,
+                   desc=f"ingest {printable(source.name)}", leave=False)
     stat_before = stat_key(source)
     fingerprint: dict[str, str] = {}
     hasher = threading.Thread(target=lambda: fingerprint.update(checksum=file_checksum(source)), daemon=True)
     hasher.start()
-    spill = folder / f".{prefix}.duckdb.tmp"
+    work, prefix = lookup.work, lookup.prefix
     try:
         record = contextlib.nullcontext([]) if quiet else warnings.catch_warnings(record=True)
-        with contextlib.ExitStack() as stack, record as caught:
+        with record as caught:
             if not quiet:
                 warnings.simplefilter("always")
-            staged = stack.enter_context(temporary_beside(folder / f"{prefix}.parquet"))
-
-            def scratch(suffix: str) -> Path:
-                return stack.enter_context(temporary_beside(folder / f"{prefix}{suffix}"))
-
-            result = engine.convert(layout, staged, scratch=scratch, on_read=bar.update if bar else None,
-                                    sdmx_rows=sdmx_rows, spill=spill)
+            staged = work / f"{prefix}.{uuid.uuid4().hex[:8]}.parquet.tmp"
+            result = engine.convert(layout, staged, scratch=lambda suffix: work / f"{prefix}.{uuid.uuid4().hex[:8]}"
+                                    f"{suffix}.tmp", on_read=bar.update if bar else None,
+                                    sdmx_rows=lookup.sdmx_rows, spill=work / f"{prefix}.spill.tmp")
             hasher.join()
             if stat_key(source) != stat_before:
                 raise OSError(f"{printable(source)} changed while it was being converted; read it again")
-            key = _content_key(fingerprint["checksum"])
-            target = folder / f"{prefix}-{key}.parquet"
-            notes = [[w.category.__name__, str(w.message)] for w in caught if issubclass(w.category, UserWarning)]
+            key = _content_key(fingerprint["checksum"], lookup.sdmx_rows, lookup.encoding)
+            target = lookup.folder / f"{prefix}-{key}.parquet"
+            os.chmod(staged, 0o644)
             manifest = {
                 "source": str(source), "source_stat": stat_before, "fingerprint": fingerprint["checksum"],
                 "key": key, "data": target.name, "rows": result.rows, "size": staged.stat().st_size,
                 "checksum": file_checksum(staged), "layout": layout.kind, "format": CACHE_FORMAT,
-                "theme_rules": rules_fingerprint(), "sdmx_rows": sdmx_rows, "encoding": encoding,
+                "theme_rules": rules_fingerprint(), **lookup.options,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "notes": notes + [["CRSLayoutWarning", note] for note in result.notes],
+                "notes": [[w.category.__name__, str(w.message)] for w in caught if issubclass(w.category, UserWarning)]
+                + [["CRSLayoutWarning", note] for note in result.notes],
                 "raw_columns": result.raw_columns,
             }
-            publish(staged, target)
-            atomic_write(_manifest_path(folder, prefix), json.dumps(manifest, indent=1))
+            os.replace(staged, target)
+            atomic_write(lookup.manifest_file, json.dumps({**manifest, "data_stat": stat_key(target)}, indent=1),
+                         folder=work)
     finally:
         hasher.join()
-        shutil.rmtree(spill, ignore_errors=True)
+        _remove_leftovers(lookup.folder, prefix)
         if bar is not None:
             bar.close()
     for warning in [] if quiet else caught:  # pass the reader's warnings on to the caller
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     for note in [] if quiet else result.notes:
         warnings.warn(note, CRSLayoutWarning, stacklevel=3)
-    for other in folder.glob(f"{glob.escape(prefix)}-*.parquet"):
+    for other in lookup.folder.glob(f"{glob.escape(prefix)}-*.parquet"):
         if other != target:
             other.unlink(missing_ok=True)
     return target
 
 
 def _remove_leftovers(folder: Path, prefix: str) -> None:
-    """Delete temporary files and DuckDB spill folders of ``prefix`` (call under its lock)."""
-    for leftover in folder.glob(f".{glob.escape(prefix)}*.tmp"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
+    """Delete the temporary files, DuckDB's included, and spill folders of ``prefix`` (call under its lock)."""
+    escaped = glob.escape(prefix)
+    for pattern in (f"{_WORK}/{escaped}.*.tmp", f"{_WORK}/tmp_{escaped}.*", f".{escaped}*.tmp", f"tmp_.{escaped}*"):
+        for leftover in folder.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
 class CacheEntry:
     """One cached conversion, as listed by ``oda-data cache list``."""
-
     path: Path
     source: str
     size_bytes: int
@@ -352,39 +364,29 @@ class CacheEntry:
 
 
 def list_cache() -> list[CacheEntry]:
-    """Return the cached conversions in :func:`cache_dir`, newest first."""
-    folder = cache_dir()
-    entries = []
-    for manifest_file in folder.glob("*.json"):
+    """The cached conversions in :func:`cache_dir`, newest first."""
+    folder, entries = cache_dir(), []
+    for manifest_file in folder.glob("_*.json"):
         manifest = _load_manifest(manifest_file)
-        if manifest is None:
-            continue
-        data = folder / manifest["data"]
         try:
-            size = data.stat().st_size
+            size = (folder / manifest["data"]).stat().st_size if manifest else None
         except FileNotFoundError:  # removed by another process since the listing
             continue
-        entries.append(CacheEntry(path=data, source=manifest.get("source", "?"), size_bytes=size,
-                                  rows=int(manifest.get("rows", -1)), created=manifest.get("created", "?"),
-                                  layout=manifest.get("layout", "?"),
-                                  notes=tuple(message for _, message in manifest.get("notes", ()))))
+        if size is not None:
+            entries.append(CacheEntry(folder / manifest["data"], manifest.get("source", "?"), size,
+                                      int(manifest.get("rows", -1)), manifest.get("created", "?"),
+                                      manifest.get("layout", "?"), tuple(note for _, note in manifest.get("notes", ()))))
     return sorted(entries, key=lambda entry: entry.created, reverse=True)
 
 
 def clear_cache() -> int:
-    """Delete every cached conversion (Parquet file, manifest, leftovers); return how many conversions.
-
-    A source being converted by another process right now is left alone: each
-    source's files are deleted while holding its lock, and a held lock is
-    skipped. Lock files stay (deleting one another process waits on would let
-    two processes hold "the" lock at once).
-    """
-    removed = 0
-    folder = cache_dir()
-    prefixes = {path.stem for path in folder.glob("*.json")}
-    prefixes |= {path.name[: -len(".lock")] for path in folder.glob("*.lock")}
+    """Delete every cached conversion (Parquet file, manifest, leftovers); return how many. A source
+    another process converts now (lock held) is left alone; lock files stay (another process may wait on one)."""
+    removed, folder = 0, cache_dir()
+    prefixes = {path.stem[1:] for path in folder.glob("_*.json")}
+    prefixes |= {path.name[: -len(".lock")] for path in (folder / _WORK).glob("*.lock")}
     for prefix in sorted(prefixes):
-        lock = FileLock(str(folder / f"{prefix}.lock"), timeout=0)
+        lock = FileLock(str(folder / _WORK / f"{prefix}.lock"), timeout=0)
         try:
             lock.acquire()
         except Timeout:
@@ -392,10 +394,9 @@ def clear_cache() -> int:
         try:
             data = list(folder.glob(f"{glob.escape(prefix)}-*.parquet"))
             removed += bool(data)
-            for path in [*data, _manifest_path(folder, prefix)]:
+            for path in [*data, folder / f"_{prefix}.json"]:
                 path.unlink(missing_ok=True)
             _remove_leftovers(folder, prefix)
         finally:
             lock.release()
     return removed
-

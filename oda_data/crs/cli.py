@@ -8,8 +8,7 @@ import warnings
 from . import cache
 from ..cli import help_handler
 from .._text import printable
-from .errors import CRSFormatError
-from .sdmx import SDMX_ROW_CHOICES
+from .layouts.data_explorer import SDMX_ROW_CHOICES
 
 
 def _human_size(size: int) -> str:

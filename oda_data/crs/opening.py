@@ -1,47 +1,113 @@
-"""Open a CRS text file's bytes: zip members, gzip, the text encoding, transcoding to UTF-8.
+"""What a CRS file is made of (:class:`Source`, its :class:`Layout`) and how to get at its bytes.
 
-What a file is (its layout and columns) is :mod:`oda_data.crs.sources`; this
-module only gets at its text. DuckDB reads plain and gzipped UTF-8 text
-itself. A zip member, UTF-16 text or a named encoding is first streamed into a
-temporary UTF-8 file by :func:`transcode` (every data member of a zip, one
-after the other: they must share one header). Deflate64 zips (compression
-method 9) are read through ``zipfile-deflate64``.
-Encodings detected: UTF-8 with or without BOM, and UTF-16 (BOM, or the
-NUL-byte pattern of ASCII text); any other must be named.
+Zip members (Deflate64 too, via ``zipfile-deflate64``), gzip (CRC-32 and
+length checked: Python's ``gzip`` reads the whole stream), and the text
+encoding: UTF-8 with or without BOM, UTF-16 (BOM, or the NUL bytes of ASCII
+text), else named by the caller. :func:`transcode` streams any of them into
+one UTF-8 file for DuckDB; only plain UTF-8 text is read by DuckDB as it is.
 """
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
+import os
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .errors import CRSFormatError
 
-if TYPE_CHECKING:  # a Source is passed in; sources imports this module
-    from .sources import Source
-
 try:  # registers Deflate64 (compression method 9) with the standard zipfile module
     import zipfile_deflate64  # noqa: F401
-except ImportError:  # pragma: no cover - declared dependency; plain zips still work
+except ImportError:  # pragma: no cover - declared dependency
     zipfile_deflate64 = None
 
 SNIFF_BYTES = 1 << 16
 _CHUNK = 1 << 20
 _DATA_SUFFIXES = (".txt", ".csv", ".tsv")
+_STREAM_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError)
+#: Characters DuckDB's readers take as a pattern in a path (``*.txt``, ``[ab]``, ``{a,b}``).
+GLOB_CHARACTERS = set("*?[]{}")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One CRS layout (a module of :mod:`oda_data.crs.layouts` registers one).
+
+    ``matches(source)`` tells from the header; ``read(source, cursor, run,
+    scratch, on_read, options)`` hands ``run`` the checked ``SELECT`` of the
+    canonical columns and returns ``(run's result, notes)``; ``answers_first``
+    says whether a large first read may be answered from the file itself.
+    """
+
+    name: str
+    matches: Callable[[Source], bool]
+    read: Callable
+    parquet: bool = False
+    answers_first: Callable[[Source], bool] = lambda source: False
+
+
+@dataclass
+class Source:
+    """A CRS file as detected: layout, container, encoding, delimiter, header, size (bytes or Parquet rows)."""
+
+    path: Path
+    layout: Layout | None = None
+    members: tuple[str, ...] = ()
+    compression: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    header: list[str] = field(default_factory=list)
+    size: int = 0
+    parquet: bool = False
+
+    @property
+    def kind(self) -> str:
+        return self.layout.name if self.layout else ""
+
+    @property
+    def lower_header(self) -> dict[str, str]:
+        """Lower-case name -> name as in the file (names are unique: checked on detection)."""
+        return {name.strip().lower(): name for name in self.header}
+
+    def describe(self) -> str:
+        if not self.members:
+            return str(self.path)
+        shown = ", ".join(repr(member) for member in self.members)
+        return f"{self.path} (member{'s' if len(self.members) > 1 else ''} {shown})"
+
+    @property
+    def duckdb_reads_directly(self) -> bool:
+        """Plain UTF-8 text (gzip goes through Python, which checks its CRC-32 and length)."""
+        return self.compression is None and self.encoding in ("utf-8", "utf-8-sig")
+
+
+@contextlib.contextmanager
+def literal_path(path: Path):
+    """``path``, or a link to it in a temporary folder when its name holds glob characters
+    (DuckDB's readers would take it as a pattern and read another file)."""
+    if not GLOB_CHARACTERS & set(str(path)):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="oda_data-") as folder:
+        link = Path(folder) / f"source{''.join(path.suffixes[-2:])}"
+        os.symlink(path, link)
+        yield link
 
 
 def check_encoding(encoding: str | None) -> str | None:
-    """``None`` (detect) or a codec Python knows, else a ValueError."""
+    """``None`` (detect) or a codec Python knows (UTF-8 names mean "detect": the same bytes, one cache file)."""
     if encoding is None:
         return None
     try:
-        return codecs.lookup(encoding).name
+        name = codecs.lookup(encoding).name
     except (LookupError, TypeError):
         raise ValueError(f"encoding={encoding!r}: not a known text encoding (e.g. 'latin-1', 'cp1252')") from None
+    return None if name in ("utf-8", "utf-8-sig") else name
 
 
 def open_zip(path: Path) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
@@ -59,8 +125,15 @@ def open_zip(path: Path) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
     return archive, members
 
 
-def _zip_error(source: Source, member: str, error: Exception) -> CRSFormatError:
-    return CRSFormatError(f"{source.path}: cannot read zip member {member!r} (truncated or corrupt download?): {error}")
+def stream_error(source: Source, member, error: Exception) -> CRSFormatError:
+    """The one-line error for a stream that cannot be read to its end."""
+    if member:
+        return CRSFormatError(f"{source.path}: cannot read zip member {member!r} (truncated or corrupt "
+                              f"download?): {error}")
+    if source.compression == "gzip":
+        return CRSFormatError(f"{source.path}: not a readable gzip file (truncated, or its CRC-32/length "
+                              f"check failed): {error}")
+    return CRSFormatError(f"{source.path}: read error: {error}")
 
 
 def raw_streams(source: Source):
@@ -71,26 +144,21 @@ def raw_streams(source: Source):
             for member in source.members:
                 try:
                     stream = archive.open(member)
-                except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as error:
-                    raise _zip_error(source, member, error) from None
+                except _STREAM_ERRORS as error:
+                    raise stream_error(source, member, error) from None
                 with stream:
                     yield member, stream
-    elif source.compression == "gzip":
-        with gzip.open(source.path, "rb") as stream:
-            yield None, stream
     else:
-        with open(source.path, "rb") as stream:
+        with (gzip.open if source.compression == "gzip" else open)(source.path, "rb") as stream:
             yield None, stream
 
 
-def read_head(source: Source, stream, member) -> bytes:
-    """The first :data:`SNIFF_BYTES` of a stream, or a CRSFormatError naming the broken gzip or zip member."""
+def read_all(source: Source, stream, member, size: int = -1) -> bytes:
+    """``stream.read(size)``, or the one-line error naming the broken gzip or zip member."""
     try:
-        return stream.read(SNIFF_BYTES)
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as error:
-        if source.compression == "gzip":
-            raise CRSFormatError(f"{source.path}: not a readable gzip file (truncated?): {error}") from None
-        raise _zip_error(source, member, error) from None
+        return stream.read(size)
+    except _STREAM_ERRORS as error:
+        raise stream_error(source, member, error) from None
 
 
 def sniff_encoding(head: bytes) -> str:
@@ -100,7 +168,6 @@ def sniff_encoding(head: bytes) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     sample = head[:200]
-    # UTF-16 without BOM: every other byte of ASCII-range text is NUL.
     if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
         return "utf-16-le"
     if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4:
@@ -123,23 +190,16 @@ def encoding_error(source: Source, line: int, member=None) -> CRSFormatError:
 def transcode(source: Source, target: Path, on_read: Callable[[int], None] | None = None) -> list[tuple[str, int]]:
     """Write the text of ``source`` (every zip member, one header) to ``target`` as UTF-8.
 
-    Returns ``(member, first line in target)`` for each member, so that a line
-    of ``target`` can be named in its member (:func:`where_is_line`).
+    Returns ``(member, first line in target)`` for each member (:func:`where_is_line`).
     """
-    starts = []
-    line_count = 0
+    starts, line_count, text = [], 0, ""
     with open(target, "w", encoding="utf-8", newline="") as out:
         for index, (member, stream) in enumerate(raw_streams(source)):
             decoder = codecs.getincrementaldecoder(source.encoding)()
-            skip_header = index > 0
+            skip_header, member_lines = index > 0, 0
             starts.append((member, line_count))
-            member_lines = 0
             while True:
-                try:
-                    data = stream.read(_CHUNK)
-                except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
-                    raise _zip_error(source, member, error) if member else CRSFormatError(
-                        f"{source.path}: read error: {error}") from None
+                data = read_all(source, stream, member, _CHUNK)
                 if on_read and data:
                     on_read(len(data))
                 try:
@@ -168,10 +228,7 @@ def where_is_line(source: Source, line: int, starts: list[tuple[str, int]] | Non
     """``"<file> line N"`` or ``"<file> (member 'x.txt') line N"`` for line ``line`` of the text DuckDB read."""
     if not starts or len(starts) == 1:
         return f"{source.describe()} line {line}"
-    position = 0
-    for index, (_, start) in enumerate(starts):
-        if line > start:
-            position = index
+    position = max(index for index, (_, start) in enumerate(starts) if line > start or index == 0)
     member, start = starts[position]
     # Lines of later members are shifted by the lines before them, less their dropped header.
     return f"{source.path} (member {member!r}) line {line - start + (1 if position else 0)}"

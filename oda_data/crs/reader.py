@@ -22,7 +22,7 @@ from ..themes import theme_label
 from . import cache, codes, engine
 from .schema import CANONICAL_COLUMNS, RAW_COLUMNS, THEME_COLUMNS
 from .errors import CRSLayoutWarning
-from .sdmx import check_sdmx_rows
+from .layouts.data_explorer import check_sdmx_rows
 
 _WARNINGS = {"CRSLayoutWarning": CRSLayoutWarning, "CRSCodeWarning": codes.CRSCodeWarning}
 
@@ -137,7 +137,7 @@ def read_crs(
                                              answer_first=not unknown)
     if isinstance(cached, cache.FirstRead):
         # A large file's first read: answered from the file, cached in the background.
-        output = wanted or [*CANONICAL_COLUMNS, *(THEME_COLUMNS if theme_list is not None else ())]
+        output = wanted if wanted is not None else [*CANONICAL_COLUMNS, *(THEME_COLUMNS if theme_list is not None else ())]
         table, notes = engine.answer(cached.layout, output, filters)
         for note in notes:
             warnings.warn(note, CRSLayoutWarning, stacklevel=2)
@@ -149,7 +149,7 @@ def read_crs(
         for category, note in manifest.get("notes", ()):
             warnings.warn(note, _WARNINGS.get(category, CRSLayoutWarning), stacklevel=2)
 
-    output = wanted or [*CANONICAL_COLUMNS, *manifest.get("raw_columns", ()),
+    output = wanted if wanted is not None else [*CANONICAL_COLUMNS, *manifest.get("raw_columns", ()),
                         *(THEME_COLUMNS if theme_list is not None else ())]
     if codes.selects_nothing(*filters.values()):
         return engine.query(cached, output, {"year": []}).to_pandas(types_mapper=pd.ArrowDtype)

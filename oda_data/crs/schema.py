@@ -6,7 +6,7 @@ order, with these pyarrow-backed dtypes (``pandas.ArrowDtype``):
 =============================  ========  ==================================================
 column                         dtype     meaning
 =============================  ========  ==================================================
-``year``                       int32     reporting year (never null)
+``year``                       int32     reporting year (NA only for a row the file gives none)
 ``donor_code``                 int32     DAC numeric donor code (Japan = 701, also when the
                                          file says ``JPN``); NA only for a Data Explorer
                                          code the package cannot map (with a warning)
@@ -125,7 +125,7 @@ TEXT_COLUMNS: tuple[str, ...] = ("project_title", "short_description", "long_des
 
 #: The Arrow schema of every reader's output (canonical columns).
 CANONICAL_ARROW_SCHEMA = pa_arrow.schema(
-    [pa_arrow.field(name, kind, nullable=name != "year") for name, kind in CANONICAL_TYPES.items()]
+    [pa_arrow.field(name, kind) for name, kind in CANONICAL_TYPES.items()]
 )
 
 
@@ -137,7 +137,7 @@ def _column(name: str, kind: pa_arrow.DataType) -> pa.Column:
         checks = pa.Check.in_range(10000, 99999)
     elif name == "sector_code":
         checks = pa.Check.in_range(100, 999)
-    return pa.Column(pd.ArrowDtype(kind), nullable=name != "year", checks=checks)
+    return pa.Column(pd.ArrowDtype(kind), nullable=True, checks=checks)
 
 
 #: Pandera schema of the canonical frame (also accepts ``theme``/``theme_rule``).

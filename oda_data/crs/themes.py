@@ -1,51 +1,14 @@
 """The White Paper's security themes in CRS terms, and :func:`tag_themes`.
 
-The mapping is data, not code: ``oda_data/data/crs_theme_rules.yaml``
-(versioned; ``version`` is stamped into :data:`RULES_VERSION`). Summary:
-
-===============================  =====================================================
-theme                            how a CRS row gets it
-===============================  =====================================================
-``drug_trafficking``             purpose 16063 Narcotics control (alone); keywords
-                                 narcotics, drug trafficking, illicit drugs, stupéfiants
-``police_capacity``              purpose 15210 Security system management and reform
-                                 (alone); keywords police, policing, law enforcement,
-                                 gendarmerie with a security purpose code
-``maritime_security``            keywords piracy, coast guard, patrol vessel, maritime
-                                 security, garde-côtes, piraterie (any purpose code;
-                                 typically 21040 Water transport)
-``counter_terrorism``            keywords terrorism, counter-terrorism, violent
-                                 extremism, terrorisme (any purpose code)
-``cyberspace``                   keywords cyber, cybersecurity, cybercrime,
-                                 cybersécurité (any purpose code; typically 22040 ICT)
-``money_laundering``             keywords money laundering, terrorist financing,
-                                 financial intelligence unit, blanchiment
-``trafficking_in_persons``       keywords trafficking in persons, human trafficking,
-                                 traite des personnes (typically 15190, 15180)
-``transnational_organized_crime``  keywords organised crime, small arms, trafficking,
-                                 smuggling with a security purpose code
-``outer_space``                  keywords outer space, space law, space debris
-===============================  =====================================================
-
-Security purpose codes: *specific* codes (16063, 15210) count alone; *broad*
-codes (15130 justice, 15113 anti-corruption, 15136 immigration, 15180, 15190
-migration, 15220 peace-building, 15240 SALW, 21040 water transport, 22010
-communications policy, 22040 ICT, 33120 trade facilitation) count only with a
-keyword. 15230 peacekeeping, 15250 mine action and 15261 child soldiers are not
-among the chapter's themes and stay NA.
-
-Precedence, one theme per row: keyword rules in file order (specific phrases
-first: money laundering, maritime, counter-terrorism, cyber, space, drugs,
-trafficking in persons, organised crime, police) beat the default theme of a
-specific purpose code; rows matching nothing get NA. ``theme_rule`` says why:
-``keyword:coast guard+purpose:21040`` (the text as matched, lower-cased) or
-``purpose:16063``.
-
-Keywords are matched case-insensitively over ``project_title``,
-``short_description`` and ``long_description`` with letter/digit boundaries,
-by one SQL expression (:func:`theme_sql`, RE2 regular expressions in DuckDB):
-the same expression tags the rows of the Parquet cache while a source is
-converted and the frames given to :func:`tag_themes`, so both always agree.
+The mapping is data: ``oda_data/data/crs_theme_rules.yaml`` (versioned; its
+header says how a row gets its theme: keyword rules in file order, then the
+default theme of a *specific* purpose code; broad codes count only with a
+keyword; an ``anywhere`` keyword off the security codes counts only in the
+title or short description). ``theme_rule`` says why
+(``keyword:coast guard+purpose:21040``, ``purpose:16063``). Keywords are RE2
+patterns matched case-insensitively with letter/digit boundaries by one SQL
+expression (:func:`theme_sql`): it tags the cache while a source is converted
+and the frames given to :func:`tag_themes`, so both always agree.
 """
 from __future__ import annotations
 
@@ -61,6 +24,7 @@ import yaml
 
 from ..themes import THEMES
 from .schema import TEXT_COLUMNS
+from .sql import connect, literal
 
 RULES_FILE = "crs_theme_rules.yaml"
 PURPOSE_KINDS = ("specific", "broad")
@@ -141,7 +105,7 @@ def load_rules() -> ThemeRules:
             specific[int(code)] = theme
         else:
             broad.add(int(code))
-    rules = []
+    rules, checker = [], connect()
     for position, entry in enumerate(raw.get("keyword_rules") or [], start=1):
         if entry.get("theme") not in THEMES:
             raise _rules_error(
@@ -149,7 +113,7 @@ def load_rules() -> ThemeRules:
             )
         rule = KeywordRule(entry["theme"], tuple(str(k) for k in entry["keywords"]), bool(entry.get("anywhere")))
         try:
-            duckdb.connect().execute("SELECT regexp_matches('x', ?)", [rule.pattern])
+            checker.execute("SELECT regexp_matches('x', ?)", [rule.pattern])
         except duckdb.Error as error:
             raise _rules_error(f"keyword rule {position} ({rule.theme}): bad pattern: {error}") from None
         rules.append(rule)
@@ -171,15 +135,11 @@ def rules_fingerprint() -> str:
     return f"{RULES_VERSION}-{hashlib.sha256(text).hexdigest()[:12]}"
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _codes(codes) -> str:
     return ", ".join(str(int(code)) for code in sorted(codes))
 
 
-def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
+def theme_sql(purpose: str = "purpose_code", text: str = "__text", head: str = "__head", *,
               prefilter: bool = True) -> tuple[str, str, str]:
     """SQL expressions ``(__hit, theme, theme_rule)`` over the columns ``purpose`` and ``text``.
 
@@ -200,9 +160,9 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
     specific = f"{purpose} IN ({_codes(rules.specific)})" if rules.specific else "FALSE"
     branches = []
     for number, rule in enumerate(rules.keyword_rules, start=1):
-        condition = f"regexp_matches({text}, {_literal(rule.pattern)})"
-        if not rule.anywhere:
-            condition = f"coalesce({security}, FALSE) AND {condition}"
+        condition = f"coalesce({security}, FALSE) AND regexp_matches({text}, {literal(rule.pattern)})"
+        if rule.anywhere:  # off the security codes, only what the activity is named counts
+            condition = f"({condition}) OR regexp_matches({head}, {literal(rule.pattern)})"
         branches.append((condition, number))
     for number, (code, _) in enumerate(sorted(rules.specific.items()), start=len(rules.keyword_rules) + 1):
         branches.append((f"{purpose} = {code}", number))
@@ -212,14 +172,14 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text", *,
         # smaller pattern for the rules that count anywhere plus one for the others on
         # security purpose codes only (as fast: RE2's cost is per byte, not per keyword).
         hit = (f"CASE WHEN NOT (coalesce({specific}, FALSE) OR regexp_matches({text}, "
-               f"{_literal(rules.union_pattern)})) THEN NULL {ordered} END")
+               f"{literal(rules.union_pattern)})) THEN NULL {ordered} END")
     else:
         hit = f"CASE {ordered} END"
     themes = [rule.theme for rule in rules.keyword_rules] + [theme for _, theme in sorted(rules.specific.items())]
-    theme = "CASE __hit " + " ".join(f"WHEN {n} THEN {_literal(t)}" for n, t in enumerate(themes, 1)) + " END"
+    theme = "CASE __hit " + " ".join(f"WHEN {n} THEN {literal(t)}" for n, t in enumerate(themes, 1)) + " END"
     suffix = f"coalesce('+purpose:' || CAST({purpose} AS VARCHAR), '')"
     matched = " ".join(
-        f"WHEN {number} THEN regexp_extract({text}, {_literal(rule.pattern)}, 1)"
+        f"WHEN {number} THEN regexp_extract({text}, {literal(rule.pattern)}, 1)"
         for number, rule in enumerate(rules.keyword_rules, start=1))
     rule_sql = (f"CASE WHEN __hit <= {len(rules.keyword_rules)} THEN 'keyword:' || "
                 f"regexp_replace(lower(CASE __hit {matched} END), '\\s+', ' ', 'g') || {suffix} "
@@ -239,7 +199,8 @@ def tagged_sql(inner: str, columns: list[str], purpose: str = "purpose_code",
     hit, theme, rule = theme_sql(purpose, prefilter=prefilter)
     keep = ", ".join(f'"{name}"' for name in columns)
     return (f"SELECT {keep}{', ' if keep else ''}{theme} AS theme, {rule} AS theme_rule FROM ("
-            f"SELECT *, {hit} AS __hit FROM (SELECT *, {text_sql(texts)} AS __text FROM ({inner})))")
+            f"SELECT *, {hit} AS __hit FROM (SELECT *, {text_sql(texts)} AS __text, "
+            f"{text_sql([name for name in texts if name != 'long_description'])} AS __head FROM ({inner})))")
 
 
 def _arrow(series: pd.Series, kind: pa.DataType) -> pa.Array:
@@ -287,10 +248,7 @@ def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
         "purpose_code": _arrow(df["purpose_code"], pa.int64()),
         **{name: _arrow(df[name], pa.string()) for name in texts},
     })
-    from .engine import quiet
-
-    with duckdb.connect() as connection:
-        quiet(connection)
+    with connect() as connection:
         connection.register("tag_input", inputs)
         tagged = connection.sql(tagged_sql("SELECT * FROM tag_input", [], texts=texts)).to_arrow_table()
     result = df.copy()
