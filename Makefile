@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: venv reports test lab nbval benchmark clean
+.PHONY: venv reports test browser lab nbval benchmark clean
 
 venv: $(STAMP)
 
@@ -24,7 +24,15 @@ $(STAMP): pyproject.toml
 reports: $(STAMP)
 	$(BIN)/oda-data reports build --jobs $(JOBS) $(if $(ODA_CRS_SOURCE),,--demo)
 
-test: $(STAMP)
+# The browser test drives Debian's chromium (Playwright cannot download its own browsers
+# here); install it when it is missing (root, as on CI). Without it the browser test
+# skips on a developer's machine and fails under CI=true.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "make browser: could not install chromium (apt-get, as root); the browser test will fail under CI"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n $(JOBS) tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly
 

@@ -279,6 +279,17 @@ def markdown(template: str, /, *args, **fields) -> str:
 
 # --- tables ------------------------------------------------------------------------------
 
+#: How every table reads, in JupyterLab and on the site: a Styler's own CSS (``#T_<id> ...``),
+#: so it travels with the output and outranks JupyterLab's centred, right-aligned, fixed tables.
+TABLE_STYLES = [
+    {"selector": "", "props": "margin: .5rem 0; border-collapse: collapse; table-layout: auto; width: auto;"},
+    {"selector": "caption", "props": "text-align: left; caption-side: top; font-weight: 600; padding: .2rem 0;"},
+    {"selector": "th, td", "props": "text-align: left; vertical-align: top; white-space: normal; max-width: 28em;"
+                                    " overflow-wrap: break-word; padding: .3em .6em; font-variant-numeric: tabular-nums;"},
+    {"selector": "thead th", "props": "vertical-align: bottom; border-bottom: 2px solid #888;"},
+    {"selector": "td", "props": "border-bottom: 1px solid #ddd;"},
+]
+
 
 def _html(text) -> str:
     """Cell text for HTML: entities for ``& < > "`` and ``$`` (no raw "$" for MathJax to pair)."""
@@ -303,10 +314,9 @@ def _cell(formatter: str | Callable) -> Callable:
 class Table(Styler):
     """A Styler whose plain-text form is stable (no memory address in stored outputs).
 
-    Beside its HTML, the table's output carries its frame as ``text/csv`` (every
-    column, ``csv_only`` ones included, at full precision) with the metadata
-    ``{"text/csv": {"name": <caption as a slug>}}``: the reports site writes
-    the table's download from that, never from the HTML.
+    Beside its HTML, the output carries the frame as ``text/csv`` (every column, ``csv_only``
+    ones included, full precision) with metadata ``{"text/csv": {"name": <caption as a slug>}}``:
+    the reports site writes the table's download from that, never from the HTML.
     """
 
     plain_caption: str | None = None
@@ -321,35 +331,19 @@ class Table(Styler):
         return {"text/csv": self.data.to_csv(index=False)}, {"text/csv": {"name": name}}
 
 
-def table(
-    df: pd.DataFrame,
-    formats: Mapping[str, str | Callable] | None = None,
-    caption: str | None = None,
-    *,
-    csv_only: Iterable[str] = (),
-) -> Table:
+def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None, caption: str | None = None, *,
+          csv_only: Iterable[str] = ()) -> Table:
     """A DataFrame as an HTML table for notebooks and the reports site.
 
-    Parameters
-    ----------
-    df : DataFrame
-        Shown as it is, index hidden (make a column of what matters in it).
-    formats : mapping, optional
-        Column -> format string ("{:,.1f}") or function (``fmt.money``...).
-        Other numeric columns get thousands separators and at most two decimals.
-    caption : str, optional
-        Plain text shown above the table; also names its CSV download.
-    csv_only : columns, optional
-        Columns kept in the table's CSV (``text/csv`` output) but not shown:
-        the numbers behind a text column ("approximately $6 billion").
+    ``df`` is shown as it is, index hidden (make a column of what matters in it). ``formats``
+    maps a column to a format string ("{:,.1f}") or function (``fmt.money``); other numeric
+    columns get thousands separators and at most two decimals. ``caption`` (plain text) is
+    shown above the table and names its CSV. ``csv_only`` columns are kept in the CSV
+    (``text/csv`` output) but not shown: the numbers behind a text column.
 
-    Returns
-    -------
-    Table
-        A pandas Styler: deterministic (its id is derived from the content, so stored notebook
-        outputs do not change between runs), every cell and header
-        HTML-escaped with "$" as ``&#36;``, missing values blank, and the
-        table classed :data:`MATHJAX_IGNORE`.
+    The :class:`Table` (a Styler) is deterministic (its id derives from the content), every
+    cell and header HTML-escaped with "$" as ``&#36;``, missing values blank, the table
+    classed :data:`MATHJAX_IGNORE` and styled by :data:`TABLE_STYLES`.
     """
     formats, csv_only = dict(formats or {}), list(csv_only)
     for what, names in (("formats", formats), ("csv_only", csv_only)):
@@ -367,6 +361,7 @@ def table(
         styler.format(_cell(formatter), subset=df.columns[[position]], na_rep="")
     styler.format_index(_html, axis=1)
     styler.set_table_attributes(f'class="{MATHJAX_IGNORE}"')
+    styler.set_table_styles(TABLE_STYLES)
     if caption:
         styler.set_caption(_html(caption))
         styler.plain_caption = caption
