@@ -285,7 +285,7 @@ TABLE_STYLES = [
     {"selector": "", "props": "margin: .5rem 0; border-collapse: collapse; table-layout: auto; width: auto;"},
     {"selector": "caption", "props": "text-align: left; caption-side: top; font-weight: 600; padding: .2rem 0;"},
     {"selector": "th, td", "props": "text-align: left; vertical-align: top; white-space: normal; max-width: 28em;"
-                                    " overflow-wrap: break-word; padding: .3em .6em; font-variant-numeric: tabular-nums;"},
+                                    " overflow-wrap: break-word; padding: .25em .45em; font-variant-numeric: tabular-nums;"},
     {"selector": "thead th", "props": "vertical-align: bottom; border-bottom: 2px solid #888;"},
     {"selector": "td", "props": "border-bottom: 1px solid #ddd;"},
 ]

@@ -55,8 +55,8 @@ def build_demo_site(output: Path) -> Path:
 
 def pages(site: Path) -> list[Path]:
     """Every page a reader opens: the home page and the reports (not Sphinx's index or search pages)."""
-    return sorted(path for path in site.rglob("*.html")
-                  if "_static" not in path.parts and path.name not in ("genindex.html", "search.html"))
+    return sorted(path for path in site.rglob("*.html") if path.name not in ("genindex.html", "search.html")
+                  and not any(part == "_static" or part.startswith(".") for part in path.relative_to(site).parts))
 
 
 @contextmanager

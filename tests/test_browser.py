@@ -43,7 +43,12 @@ def browser():
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Path:
-    """The demo site, built once for the whole session: xdist workers share one build under a lock."""
+    """The demo site, built once for the whole session: xdist workers share one build under a lock.
+
+    ODA_BROWSER_SITE=<folder> tests an already built site instead (a developer's quick re-run).
+    """
+    if os.environ.get("ODA_BROWSER_SITE"):
+        return Path(os.environ["ODA_BROWSER_SITE"])
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     with FileLock(str(root / "oda-demo-site.lock")):
@@ -162,6 +167,8 @@ def _long_legend_chart():
                    label=f"{theme.replace('_', ' ').capitalize()}, the long name of a theme")
         ax.set_yscale("log")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        # Outside the figure, where no layout engine looks: only style.svg's crop keeps it in the picture.
+        fig.text(0.99, 0.5, "A label at the very right edge", ha="left")
         style.finish(ax, title="A chart whose legend is wider than the axes",
                      source="Source: " + "a source line long enough to wrap more than once " * 4,
                      note="And a note after it")
@@ -181,7 +188,7 @@ def test_a_long_legend_and_a_long_source_line_stay_inside_the_svg(browser):
     fig = _long_legend_chart()
     try:
         svg_text = style.svg(fig, alt="Bars of nine themes")
-        # The check can fail: the same figure saved at its own size cuts the legend off.
+        # The check can fail: the same figure saved at its own size cuts the label off.
         plain = io.StringIO()
         with matplotlib.rc_context({"svg.fonttype": "none"}):
             fig.savefig(plain, format="svg")
@@ -190,3 +197,32 @@ def test_a_long_legend_and_a_long_source_line_stay_inside_the_svg(browser):
     assert _drawn(browser, plain.getvalue()[plain.getvalue().index("<svg"):]), "the overflow check finds nothing to cut"
     assert _drawn(browser, svg_text) == []
     assert "mathdefault" not in svg_text and ">1,000<" in svg_text
+
+
+def test_a_table_reads_left_aligned_and_wrapped_in_jupyterlab(browser, tmp_path):
+    """fmt.table's own styles outrank JupyterLab's (centred, right-aligned, fixed layout), as nbconvert's lab page draws it."""
+    import nbformat
+    from IPython.core.formatters import DisplayFormatter
+    from nbconvert import HTMLExporter
+
+    from oda_data import fmt
+
+    frame = pd.DataFrame({"Record": ["WP-CT-01", "WP-MAR-12"], "Amount": ["approximately $6 billion", "$468 million"],
+                          "What": ["Assistance for counter-terrorism and for stability in the Middle East, " * 3, "Somalia"]})
+    data, metadata = DisplayFormatter().format(fmt.table(frame, caption="Pledged"))
+    cell = nbformat.v4.new_code_cell("fmt.table(frame)", outputs=[nbformat.v4.new_output("display_data", data=data, metadata=metadata)])
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.v4.new_notebook(cells=[cell]))
+    page = browser.new_page(viewport={"width": lib.DESKTOP, "height": 900})
+    try:
+        page.set_content(body)
+        found = page.evaluate("""() => { const t = document.querySelector('.jp-OutputArea-output table'),
+            area = t.closest('.jp-OutputArea-output').getBoundingClientRect(), r = t.getBoundingClientRect(),
+            cells = [...t.querySelectorAll('th, td')], size = parseFloat(getComputedStyle(t.querySelector('td')).fontSize);
+          return {gapLeft: r.left - area.left, right: r.right - area.right, widest: Math.max(...cells.map(c => c.getBoundingClientRect().width)) / size,
+                  aligns: [...new Set(cells.map(c => getComputedStyle(c).textAlign))]}; }""")
+    finally:
+        page.close()
+    assert found["gapLeft"] < 20, found  # at the left of the output, not centred
+    assert found["right"] <= 0, found
+    assert found["aligns"] == ["left"], found
+    assert found["widest"] <= 30, found  # the long text wraps at about 28em
