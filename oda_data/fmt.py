@@ -279,16 +279,14 @@ def markdown(template: str, /, *args, **fields) -> str:
 
 # --- tables ------------------------------------------------------------------------------
 
-#: How every table reads, in JupyterLab and on the site: a Styler's own CSS (``#T_<id> ...``),
-#: so it travels with the output and outranks JupyterLab's centred, right-aligned, fixed tables.
-TABLE_STYLES = [
-    {"selector": "", "props": "margin: .5rem 0; border-collapse: collapse; table-layout: auto; width: auto;"},
-    {"selector": "caption", "props": "text-align: left; caption-side: top; font-weight: 600; padding: .2rem 0;"},
-    {"selector": "th, td", "props": "text-align: left; vertical-align: top; white-space: normal; max-width: 28em;"
-                                    " overflow-wrap: break-word; padding: .25em .45em; font-variant-numeric: tabular-nums;"},
-    {"selector": "thead th", "props": "vertical-align: bottom; border-bottom: 2px solid #888;"},
-    {"selector": "td", "props": "border-bottom: 1px solid #ddd;"},
-]
+#: How every table reads, in JupyterLab and on the site: the Styler's own CSS (``#T_<id> ...``) travels
+#: with the output and outranks JupyterLab's centred, right-aligned tables: at the left, text wrapping at 28em.
+TABLE_STYLES = [{"selector": s, "props": p} for s, p in (
+    ("", "margin: .5rem 0; border-collapse: collapse; table-layout: auto; width: auto;"),
+    ("caption", "text-align: left; caption-side: top; font-weight: 600; padding: .2rem 0;"),
+    ("th, td", "text-align: left; vertical-align: top; white-space: normal; max-width: 28em; overflow-wrap: break-word;"
+               " padding: .25em .45em; font-variant-numeric: tabular-nums;"),
+    ("thead th", "vertical-align: bottom; border-bottom: 2px solid #888;"), ("td", "border-bottom: 1px solid #ddd;"))]
 
 
 def _html(text) -> str:
@@ -307,17 +305,12 @@ def _default_format(series: pd.Series) -> Callable:
 
 
 def _cell(formatter: str | Callable) -> Callable:
-    render = formatter.format if isinstance(formatter, str) else formatter
-    return lambda value: _html(render(value))
+    return lambda value: _html(formatter.format(value) if isinstance(formatter, str) else formatter(value))
 
 
 class Table(Styler):
-    """A Styler whose plain-text form is stable (no memory address in stored outputs).
-
-    Beside its HTML, the output carries the frame as ``text/csv`` (every column, ``csv_only``
-    ones included, full precision) with metadata ``{"text/csv": {"name": <caption as a slug>}}``:
-    the reports site writes the table's download from that, never from the HTML.
-    """
+    """A Styler with a stable plain text; its output also carries the frame as ``text/csv`` (every column,
+    ``csv_only`` ones too, full precision; metadata ``{"text/csv": {"name": <caption slug>}}``) for the site's CSV."""
 
     plain_caption: str | None = None
 
@@ -333,18 +326,10 @@ class Table(Styler):
 
 def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None, caption: str | None = None, *,
           csv_only: Iterable[str] = ()) -> Table:
-    """A DataFrame as an HTML table for notebooks and the reports site.
-
-    ``df`` is shown as it is, index hidden (make a column of what matters in it). ``formats``
-    maps a column to a format string ("{:,.1f}") or function (``fmt.money``); other numeric
-    columns get thousands separators and at most two decimals. ``caption`` (plain text) is
-    shown above the table and names its CSV. ``csv_only`` columns are kept in the CSV
-    (``text/csv`` output) but not shown: the numbers behind a text column.
-
-    The :class:`Table` (a Styler) is deterministic (its id derives from the content), every
-    cell and header HTML-escaped with "$" as ``&#36;``, missing values blank, the table
-    classed :data:`MATHJAX_IGNORE` and styled by :data:`TABLE_STYLES`.
-    """
+    """``df`` (index hidden) as a :class:`Table` for notebooks and the site: deterministic (its id derives from
+    the content), cells HTML-escaped ("$" as ``&#36;``), missing values blank, classed :data:`MATHJAX_IGNORE`,
+    styled by :data:`TABLE_STYLES`. ``formats``: column -> format string or function (others: thousands
+    separators, at most two decimals); ``caption`` names the CSV; ``csv_only`` columns are in the CSV, not shown."""
     formats, csv_only = dict(formats or {}), list(csv_only)
     for what, names in (("formats", formats), ("csv_only", csv_only)):
         unknown = [column for column in names if column not in df.columns]
@@ -371,10 +356,8 @@ def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None,
 def read_table(html_text: str) -> pd.DataFrame:
     """The cells of the first table of :func:`table`'s HTML, as text (tests read outputs with it)."""
     table_html = re.search(r"<table\b.*?</table>", html_text, flags=re.S)
-    rows = [
-        [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S)]
-        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table_html.group(0) if table_html else "", flags=re.S)
-    ]
+    rows = [[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[dh]\b[^>]*>(.*?)</t[dh]>", row, flags=re.S)]
+            for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table_html.group(0) if table_html else "", flags=re.S)]
     if not rows:
         raise ValueError("fmt.read_table: no <table> rows in the given HTML")
     return pd.DataFrame(rows[1:], columns=rows[0])

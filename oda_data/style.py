@@ -1,19 +1,15 @@
-"""The house chart style and how a chart reaches the page.
+"""The house chart style and how a chart reaches the page: ``style.use()`` once, draw,
+``style.finish(ax, title=..., source=style.SOURCE)``, ``style.show(fig, alt=...)``.
 
-In a notebook: ``style.use()`` once, then ``fig, ax = plt.subplots()``, draw,
-``style.finish(ax, title=..., source=style.SOURCE)`` and ``style.show(fig, alt=...)``.
-:func:`show` displays the chart as an SVG ``display_data`` output (``text/plain``
-and metadata ``{"image/svg+xml": {"alt": alt}}`` carry the alt text) and closes the
-figure. The SVG is deterministic (fixed ids, no date, no version) so nbval can
-compare it, cropped to what is drawn (a legend or source line outside the axes is
-kept whole), and scales to any screen. Log axes read plain numbers (10, 100, 1,000).
+:func:`show` displays a deterministic SVG (fixed ids, no date: nbval compares it), cropped to
+all it draws (a legend or source line beside the axes stays whole), its alt text in
+``text/plain`` and in metadata ``{"image/svg+xml": {"alt": alt}}``. Log axes read 10, 100, 1,000.
 """
 from __future__ import annotations
 
 import html
 import io
 import textwrap
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -35,9 +31,7 @@ KIND_COLORS = {"pledge": "#0072B2", "achievement": "#009E73", "contribution": "#
 THEME_COLORS = {"police_capacity": "#332288", "counter_terrorism": "#CC6677", "transnational_organized_crime": "#DDCC77",
                 "drug_trafficking": "#117733", "trafficking_in_persons": "#88CCEE", "money_laundering": "#882255",
                 "maritime_security": "#44AA99", "outer_space": "#999933", "cyberspace": "#AA4499"}
-# Settings the SVG needs whatever style is active when it is written.
-_SVG_RC = {"svg.hashsalt": "oda_data", "svg.fonttype": "none"}
-_SVG_METADATA = {"Date": None, "Creator": None}
+_SVG_RC, _SVG_METADATA = {"svg.hashsalt": "oda_data", "svg.fonttype": "none"}, {"Date": None, "Creator": None}
 
 
 def theme_color(theme_id: str) -> str:
@@ -58,11 +52,9 @@ def use() -> None:
     plt.style.use(path())
 
 
-@contextmanager
 def context():
     """The house style for the figures created inside a ``with`` block."""
-    with plt.style.context(path()):
-        yield
+    return plt.style.context(path())
 
 
 class PlainLogFormatter(LogFormatter):
@@ -73,7 +65,7 @@ class PlainLogFormatter(LogFormatter):
 
 
 def _plain_log_axes(fig: Figure) -> None:
-    """Swap matplotlib's own log labels (``$\\mathdefault{10^{1}}$``) for plain numbers; a notebook's formatter stays."""
+    """Matplotlib's own log labels (TeX, ``$\\mathdefault{10^{1}}$``) become plain numbers; a notebook's own stay."""
     for axis in (axis for ax in fig.axes for axis in (ax.xaxis, ax.yaxis)):
         for formatter, setter in ((axis.get_major_formatter(), axis.set_major_formatter),
                                   (axis.get_minor_formatter(), axis.set_minor_formatter)):
@@ -83,17 +75,13 @@ def _plain_log_axes(fig: Figure) -> None:
 
 
 def finish(ax: Axes, *, title: str | None = None, source: str | None = SOURCE, note: str | None = None) -> Axes:
-    """Title the axes, write the source line (and a note) under the figure, make log axes read plain numbers.
-
-    The text wraps to the figure's width; the layout keeps a strip for it so it never overlaps tick labels.
-    """
+    """Title the axes, write the source line (and a note) under the figure (wrapped, in a strip the layout keeps)."""
     fig = ax.figure
     if title:
         ax.set_title(title)
     text = ". ".join(part.rstrip(".") for part in (source, note) if part)
     if text:
-        # About 14 characters of 9 pt text fit in an inch.
-        lines = textwrap.wrap(text + ".", width=int(fig.get_figwidth() * 14))
+        lines = textwrap.wrap(text + ".", width=int(fig.get_figwidth() * 14))  # 14 characters of 9 pt an inch
         engine = fig.get_layout_engine()
         if engine is not None and hasattr(engine, "set"):
             strip = (0.08 + 0.16 * len(lines)) / fig.get_figheight()
@@ -105,14 +93,11 @@ def finish(ax: Axes, *, title: str | None = None, source: str | None = SOURCE, n
 
 def svg(fig: Figure, alt: str | None = None) -> str:
     """The figure as deterministic SVG text, cropped to all it draws; ``alt`` becomes its accessible name."""
-    _plain_log_axes(fig)  # also for a chart that was never finished, or set to log after finish
+    _plain_log_axes(fig)  # also for a chart never finished, or set to log after finish
     buffer = io.StringIO()
-    with mpl.rc_context(_SVG_RC):
-        # A tight box around every artist: a legend beside the axes or a long source line is never cut.
+    with mpl.rc_context(_SVG_RC):  # bbox "tight": a box around every artist, so nothing is cut
         fig.savefig(buffer, format="svg", metadata=_SVG_METADATA, bbox_inches="tight", pad_inches=0.15)
-    text = buffer.getvalue()
-    # From the <svg> element on: no XML prolog or DOCTYPE inside an HTML page.
-    text = text[text.index("<svg"):]
+    text = buffer.getvalue()[buffer.getvalue().index("<svg"):]  # no XML prolog or DOCTYPE inside a page
     if alt:
         text = text.replace("<svg ", f'<svg role="img" aria-label="{html.escape(alt)}" ', 1)
     return text
