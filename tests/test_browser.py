@@ -226,3 +226,12 @@ def test_a_table_reads_left_aligned_and_wrapped_in_jupyterlab(browser, tmp_path)
     assert found["right"] <= 0, found
     assert found["aligns"] == ["left"], found
     assert found["widest"] <= 30, found  # the long text wraps at about 28em
+
+
+def test_at_1280_px_the_in_page_contents_fold_into_a_button_that_opens_them(page, site):
+    page.goto((site / "reports" / "overview-usd.html").as_uri())
+    assert not page.locator("div.bd-sidebar-secondary").is_visible()  # its column goes to the tables
+    page.locator(".bd-header button.secondary-toggle").click()
+    drawer = page.locator("dialog.bd-sidebar-secondary[open]")
+    drawer.wait_for(state="visible", timeout=5_000)
+    assert drawer.bounding_box()["width"] > 200 and "Money, one table per kind" in drawer.inner_text()
