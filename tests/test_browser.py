@@ -235,3 +235,12 @@ def test_at_1280_px_the_in_page_contents_fold_into_a_button_that_opens_them(page
     drawer = page.locator("dialog.bd-sidebar-secondary[open]")
     drawer.wait_for(state="visible", timeout=5_000)
     assert drawer.bounding_box()["width"] > 200 and "Money, one table per kind" in drawer.inner_text()
+
+
+def test_without_a_browser_the_test_skips_here_but_fails_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="make browser"):
+        lib.no_browser("/usr/bin/chromium is missing")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="make browser"):
+        lib.no_browser("/usr/bin/chromium is missing")
