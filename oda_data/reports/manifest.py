@@ -125,14 +125,16 @@ class BuildResult:
 
 
 def package_checksum() -> str:
-    """SHA-256 of the package's own code and data (``oda_data/**/*.py``, ``oda_data/data/*``).
+    """SHA-256 of the package's own code and data (``oda_data/**/*.py``, ``oda_data/data/*``)
+    but for ``oda_data/reports/`` (it renders pages; the site has its own key).
 
     Part of every skip key: editing the package rebuilds the reports.
     """
     digest = hashlib.sha256()
     files = sorted([*_PACKAGE.rglob("*.py"), *(_PACKAGE / "data").glob("*")])
     for path in files:
-        if path.is_file() and "__pycache__" not in path.parts:
+        parts = path.relative_to(_PACKAGE).parts
+        if path.is_file() and "__pycache__" not in parts and parts[0] != "reports":
             digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

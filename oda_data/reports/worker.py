@@ -59,33 +59,24 @@ def run_report(task: dict) -> dict:
     started = time.perf_counter()
     error: str | None = None
     kept_failure = False
-    timeout = task.get("timeout")
-    expired = threading.Event()
+    timeout, expired = task.get("timeout"), threading.Event()
     with temporary_beside(executed, suffix=".ipynb", folder=task["temp_dir"]) as temporary:
         try:
-            with _environment(task.get("env", {})), _local_kernel() as kernel:
-                # The whole report's limit: at the deadline its kernel is killed (papermill
-                # then stops); each cell is also limited by it.
-                timer = threading.Timer(timeout or 0, lambda: (expired.set(), _kill(kernel)))
-                timer.daemon = True
-                if timeout:
-                    timer.start()
-                try:
-                    papermill.execute_notebook(
-                        str(notebook), str(temporary), parameters=task["parameters"],
-                        kernel_name=KERNEL_NAME, language="python", cwd=str(notebook.parent),
-                        progress_bar=False, log_output=False, km=kernel,
-                        execution_timeout=timeout)
-                finally:
-                    timer.cancel()
+            with _environment(task.get("env", {})), _local_kernel() as kernel, \
+                    _deadline(timeout, kernel, expired):
+                papermill.execute_notebook(
+                    str(notebook), str(temporary), parameters=task["parameters"],
+                    kernel_name=KERNEL_NAME, language="python", cwd=str(notebook.parent),
+                    progress_bar=False, log_output=False, km=kernel, execution_timeout=timeout)
+        except _TimedOut:
+            error = f"timed out after {timeout} s"
         except PapermillExecutionError as failure:
             error = one_line(f"{failure.ename}: {failure.evalue}")
         except Exception as failure:  # no kernel, kernel died, cell timed out, unreadable...
             error = one_line(f"{type(failure).__name__}: {failure}")
-            if expired.is_set() or isinstance(failure, TimeoutError) or "CellTimeoutError" in \
-                    type(failure).__name__:
+            if "Timeout" in type(failure).__name__:
                 expired.set()
-        if expired.is_set():
+        if expired.is_set():  # whatever papermill made of the killed kernel
             error = f"timed out after {timeout} s"
         if error is None:
             executed.parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +89,35 @@ def run_report(task: dict) -> dict:
     return {"status": "failed" if error else "ok", "error": error,
             "duration_s": round(time.perf_counter() - started, 3),
             "failed_executed": kept_failure}
+
+
+class _TimedOut(BaseException):
+    """The report ran past its time (a BaseException: no library's ``except Exception`` eats it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds, kernel, expired: threading.Event):
+    """Stop the report after ``seconds``: kill its kernel and raise :class:`_TimedOut` here.
+
+    A signal, because nbclient can wait on a dead kernel's socket for ever; without the
+    main thread (a build started from a thread) only each cell's limit holds.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        expired.set()
+        _kill(kernel)
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @contextlib.contextmanager

@@ -47,6 +47,7 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "navigation_with_keys": False,
     "search_bar_text": "Search the reports...",
+    "navbar_persistent": [],  # one search box: the sidebar's
     "footer_content_items": [],
     "article_footer_items": [],
 }
