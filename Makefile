@@ -11,13 +11,20 @@ JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 
 venv: $(STAMP)
 
+# One line per step, with its time; a step's own output is shown only when it fails.
+define step
+	@start=$$(date +%s); log=$$(mktemp); \
+	if $(2) >"$$log" 2>&1; then echo "$(1): done in $$(( $$(date +%s) - start )) s"; rm -f "$$log"; \
+	else cat "$$log"; rm -f "$$log"; echo "$(1): FAILED"; exit 1; fi
+endef
+
 # Re-install only when the project's dependency list changes.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (oda_data)" >/dev/null
-	touch $(STAMP)
+	$(call step,create $(VENV),$(PYTHON) -m venv $(VENV))
+	$(call step,upgrade pip,$(BIN)/python -m pip install --upgrade pip)
+	$(call step,install oda-security-notebooks and its pinned dependencies,$(BIN)/python -m pip install -e ".[test]")
+	$(call step,install the Jupyter kernel,$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (oda_data)")
+	@touch $(STAMP)
 
 # Without a CRS file ($$ODA_CRS_SOURCE) the CRS pages are built on the bundled
 # demonstration file, labelled as such, so that every page of the site exists.
