@@ -191,6 +191,15 @@ def markdown(template: str, /, *args, **fields) -> str:
 
 # --- tables ------------------------------------------------------------------------------
 
+#: How every table reads, in JupyterLab and on the site: the Styler's own CSS (``#T_<id> ...``) travels
+#: with the output and outranks JupyterLab's centred, right-aligned tables: at the left, text wrapping at 28em.
+TABLE_STYLES = [{"selector": s, "props": p} for s, p in (
+    ("", "margin: .5rem 0; border-collapse: collapse; table-layout: auto; width: auto;"),
+    ("caption", "text-align: left; caption-side: top; font-weight: 600; padding: .2rem 0;"),
+    ("th, td", "text-align: left; vertical-align: top; white-space: normal; max-width: 28em; overflow-wrap: break-word;"
+               " padding: .25em .45em; font-variant-numeric: tabular-nums;"),
+    ("thead th", "vertical-align: bottom; border-bottom: 2px solid #888;"), ("td", "border-bottom: 1px solid #ddd;"))]
+
 
 def _html(text) -> str:
     """Cell text for HTML: entities for ``& < > "`` and ``$`` (no raw "$" for MathJax to pair)."""
@@ -208,18 +217,12 @@ def _default_format(series: pd.Series) -> Callable:
 
 
 def _cell(formatter: str | Callable) -> Callable:
-    render = formatter.format if isinstance(formatter, str) else formatter
-    return lambda value: _html(render(value))
+    return lambda value: _html(formatter.format(value) if isinstance(formatter, str) else formatter(value))
 
 
 class Table(Styler):
-    """A Styler whose plain-text form is stable (no memory address in stored outputs).
-
-    Beside its HTML, the table's output carries its frame as ``text/csv`` (every
-    column, ``csv_only`` ones included, at full precision) with the metadata
-    ``{"text/csv": {"name": <caption as a slug>}}``: the reports site writes
-    the table's download from that, never from the HTML.
-    """
+    """A Styler with a stable plain text; its output also carries the frame as ``text/csv`` (every column,
+    ``csv_only`` ones too, full precision; metadata ``{"text/csv": {"name": <caption slug>}}``) for the site's CSV."""
 
     plain_caption: str | None = None
 
@@ -233,36 +236,12 @@ class Table(Styler):
         return {"text/csv": self.data.to_csv(index=False)}, {"text/csv": {"name": name}}
 
 
-def table(
-    df: pd.DataFrame,
-    formats: Mapping[str, str | Callable] | None = None,
-    caption: str | None = None,
-    *,
-    csv_only: Iterable[str] = (),
-) -> Table:
-    """A DataFrame as an HTML table for notebooks and the reports site.
-
-    Parameters
-    ----------
-    df : DataFrame
-        Shown as it is, index hidden (make a column of what matters in it).
-    formats : mapping, optional
-        Column -> format string ("{:,.1f}") or function (``fmt.money``...).
-        Other numeric columns get thousands separators and at most two decimals.
-    caption : str, optional
-        Plain text shown above the table; also names its CSV download.
-    csv_only : columns, optional
-        Columns kept in the table's CSV (``text/csv`` output) but not shown:
-        the numbers behind a text column ("approximately $6 billion").
-
-    Returns
-    -------
-    Table
-        A pandas Styler: deterministic (its id is derived from the content, so stored notebook
-        outputs do not change between runs), every cell and header
-        HTML-escaped with "$" as ``&#36;``, missing values blank, and the
-        table classed :data:`MATHJAX_IGNORE`.
-    """
+def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None, caption: str | None = None, *,
+          csv_only: Iterable[str] = ()) -> Table:
+    """``df`` (index hidden) as a :class:`Table` for notebooks and the site: deterministic (its id derives from
+    the content), cells HTML-escaped ("$" as ``&#36;``), missing values blank, classed :data:`MATHJAX_IGNORE`,
+    styled by :data:`TABLE_STYLES`. ``formats``: column -> format string or function (others: thousands
+    separators, at most two decimals); ``caption`` names the CSV; ``csv_only`` columns are in the CSV, not shown."""
     formats, csv_only = dict(formats or {}), list(csv_only)
     for what, names in (("formats", formats), ("csv_only", csv_only)):
         unknown = [column for column in names if column not in df.columns]
@@ -279,6 +258,7 @@ def table(
         styler.format(_cell(formatter), subset=df.columns[[position]], na_rep="")
     styler.format_index(_html, axis=1)
     styler.set_table_attributes(f'class="{MATHJAX_IGNORE}"')
+    styler.set_table_styles(TABLE_STYLES)
     if caption:
         styler.set_caption(_html(caption))
         styler.plain_caption = caption

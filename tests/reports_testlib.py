@@ -71,7 +71,7 @@ def rendered(monkeypatch):
     """Replace the site rendering by a recorder: the manifests it was given."""
     calls: list[dict] = []
     monkeypatch.setattr("oda_data.reports.build.render",
-                        lambda output, manifest: calls.append(manifest))
+                        lambda output, manifest, work=None: calls.append(manifest))
     return calls
 
 

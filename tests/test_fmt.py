@@ -1,6 +1,8 @@
 """oda_data.fmt: the one formatting module, with the chapter's own figures."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -185,3 +187,15 @@ def test_table_refuses_csv_only_columns_it_does_not_have():
 
     with pytest.raises(ValueError, match=r"csv_only name column\(s\) \['usd'\]"):
         fmt.table(pd.DataFrame({"a": [1]}), csv_only=["usd"])
+
+
+def test_table_carries_its_own_styles_left_aligned_and_wrapping_scoped_to_its_id():
+    html = fmt.table(_frame(), caption="Pledges").to_html()
+    table_id = re.search(r'<table id="(T_oda_[0-9a-f]+)"', html).group(1)
+    rules = {}
+    for selector, props in re.findall(r"#(T_oda_[0-9a-f]+ [^{]*)\{([^}]*)\}", html):
+        rules[" ".join(selector.split())] = rules.get(" ".join(selector.split()), "") + props
+    cells = rules[f"{table_id} td"]
+    assert "text-align: left" in cells and "max-width: 28em" in cells and "white-space: normal" in cells
+    assert "margin: .5rem 0" in rules[table_id]  # at the left, not centred as JupyterLab would
+    assert all(selector.startswith(table_id) for selector in rules)  # styles only this table

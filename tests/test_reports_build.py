@@ -21,7 +21,7 @@ import oda_data
 from oda_data import reports
 from oda_data.cli import main
 from oda_data.reports import build as build_module
-from oda_data.reports import build_reports, entry_key
+from oda_data.reports import build_reports, entry_key, work_folder
 from oda_data.reports import manifest as manifest_module
 from reports_testlib import (GOOD, entries, outputs_text, project, read_manifest,  # noqa: F401
                              rendered, statuses, write_notebook, write_schedule)
@@ -100,8 +100,8 @@ def test_second_build_into_the_same_folder_is_refused(project, capsys):
     import filelock
 
     write_schedule(project, entries(("a", "")))
-    (project / "out").mkdir()
-    with filelock.FileLock(project / "out" / reports.LOCK_NAME):  # a build in progress
+    work_folder(project / "out").mkdir(parents=True)
+    with filelock.FileLock(work_folder(project / "out") / reports.LOCK_NAME):  # a build runs
         assert main(["reports", "build", "--output", "out", "--no-progress"]) == 2
     assert "another build is writing here" in error_line(capsys)
     assert not (project / "out" / "manifest.json").exists()
@@ -140,6 +140,8 @@ def test_package_checksum_covers_code_and_data(tmp_path, monkeypatch):
     (package / "data" / "rates.csv").write_text("year\n2021\n")
     third = manifest_module.package_checksum()
     (package / "notes.txt").write_text("not code")
+    (package / "reports").mkdir()
+    (package / "reports" / "site.py").write_text("# renders pages: the site's own key\n")
     assert len({first, second, third}) == 3
     assert manifest_module.package_checksum() == third
 
@@ -164,22 +166,24 @@ def test_crs_entry_with_missing_source_fails_without_running(project, monkeypatc
     result = build_reports(schedule, project / "out", progress=False)
     assert result.exit_code == 1
     assert "no-such-crs.zip" in result["crs"].error and "$ODA_CRS_SOURCE" in result["crs"].error
-    assert not (project / "out" / "_executed").exists()
+    assert not (work_folder(project / "out") / "_executed").exists()
 
 
 def test_only_the_builds_own_temporary_files_are_removed(project, rendered):
     schedule = write_schedule(project, "reports:\n  - name: crs\n" + GOOD + "    requires: crs\n")
     output = project / "out"
-    (output / ".oda-build-99999-abandoned").mkdir(parents=True)
-    (output / ".oda-build-99999-abandoned" / "OWNER").write_text("oda-data reports build\n")
-    (output / ".oda-build-99999-abandoned" / ".a.ipynb.x.ipynb").write_text("half")
+    work = work_folder(output)
+    (work / ".oda-build-99999-abandoned").mkdir(parents=True)
+    (work / ".oda-build-99999-abandoned" / "OWNER").write_text("oda-data reports build\n")
+    (work / ".oda-build-99999-abandoned" / ".a.ipynb.x.ipynb").write_text("half")
     user_files = [".notes.tmp", ".draft.tmp.ipynb", ".usd.html.abc123.tmp", "keep.tmp"]
+    output.mkdir()
     for name in user_files:
         (output / name).write_text("the user's")
-    (output / ".oda-build-lookalike").mkdir()  # no OWNER file: not ours
+    (work / ".oda-build-lookalike").mkdir()  # no OWNER file: not ours
     build_reports(schedule, output, progress=False)
-    left = sorted(p.name for p in output.iterdir())
-    assert left == sorted([*user_files, ".oda-build-lookalike", ".build.lock", "manifest.json"])
+    assert sorted(p.name for p in output.iterdir()) == sorted([*user_files, "manifest.json"])
+    assert sorted(p.name for p in work.iterdir()) == [".oda-build-lookalike", "build.lock"]
     assert all((output / name).read_text() == "the user's" for name in user_files)
 
 
@@ -222,7 +226,7 @@ reports:
     assert usd["parameters"] == {"currency": "USD", "crs_source": None}  # defaults included
     assert usd["status"] == "ok" and usd["error"] is None and usd["executed"] == (
         "_executed/usd.ipynb")
-    assert "TOTAL_IN_USD" in outputs_text(output / usd["executed"])
+    assert "TOTAL_IN_USD" in outputs_text(work_folder(output) / usd["executed"])
     assert [d["file"] for d in usd["data"]] == ["oda_data/data/white_paper.csv",
                                                "oda_data/data/dac_japan_rates.csv"]
     assert usd["data"][0]["rows"] == 50 and usd["data"][1]["label"].endswith("2000-2023")
@@ -232,9 +236,9 @@ reports:
     assert boom["error"] == "ValueError: unknown currency 'XXX' <script>"
     assert boom["executed"] is None and boom["failed_executed"] == "_executed/_failed/boom.ipynb"
     assert "unknown currency" in json.dumps(json.loads(
-        (output / boom["failed_executed"]).read_text())["cells"])
+        (work_folder(output) / boom["failed_executed"]).read_text())["cells"])
     assert crs["status"] == "skipped" and "download crs --reduced" in crs["reason"]
-    assert sorted(p.name for p in output.iterdir() if p.name.startswith(".")) == [".build.lock"]
+    assert not [p.name for p in output.iterdir() if p.name.startswith(".")]  # the site only
 
 
 @pytest.mark.notebooks
@@ -245,13 +249,13 @@ def test_rebuild_skips_unchanged_and_reruns_what_changed(project, monkeypatch, r
     output = project / "out"
     first = build_reports(schedule, output, jobs=1, progress=False)
     assert statuses(output) == {"a": "ok", "b": "ok", "crs-trends": "skipped"}
-    stamps = {name: (output / "_executed" / f"{name}.ipynb").stat().st_mtime_ns for name in "ab"}
+    stamps = {name: (work_folder(output) / "_executed" / f"{name}.ipynb").stat().st_mtime_ns for name in "ab"}
 
     second = build_reports(schedule, output, jobs=2, progress=False)
     assert statuses(output) == {"a": "ok", "b": "ok", "crs-trends": "skipped"}
     for name in "ab":  # not run again: same build time and executed notebook
         assert second[name].unchanged and second[name].built_at == first[name].built_at
-        assert (output / "_executed" / f"{name}.ipynb").stat().st_mtime_ns == stamps[name]
+        assert (work_folder(output) / "_executed" / f"{name}.ipynb").stat().st_mtime_ns == stamps[name]
 
     # A new parameter for b and a CRS source: only b and the CRS entry run.
     write_schedule(project, text % "EUR")
@@ -259,12 +263,13 @@ def test_rebuild_skips_unchanged_and_reruns_what_changed(project, monkeypatch, r
     monkeypatch.setenv(reports.CRS_SOURCE_ENV, "crs.csv")  # relative to the current folder
     third = build_reports(schedule, output, jobs=2, progress=False)
     assert [third[n].unchanged for n in ("a", "b", "crs-trends")] == [True, False, False]
-    assert "TOTAL_IN_EUR" in outputs_text(output / "_executed" / "b.ipynb")
-    assert "CRS_ROWS: 42 rows" in outputs_text(output / "_executed" / "crs-trends.ipynb")
+    assert "TOTAL_IN_EUR" in outputs_text(work_folder(output) / "_executed" / "b.ipynb")
+    assert "CRS_ROWS: 42 rows" in outputs_text(work_folder(output) / "_executed" / "crs-trends.ipynb")
     # The kernel runs in notebooks/: it sees the variable made absolute, as the parameter is.
-    assert f"CRS_ENV: {project / 'crs.csv'}" in outputs_text(output / "_executed" / "crs-trends.ipynb")
+    assert f"CRS_ENV: {project / 'crs.csv'}" in outputs_text(work_folder(output) / "_executed" / "crs-trends.ipynb")
     crs_data = third["crs-trends"].data[-1]
-    assert (crs_data["file"], crs_data["rows"], crs_data["demo"]) == ("crs.csv", 0, False)
+    # not a CRS file read_crs can read: the row count is unknown, not a count of its lines
+    assert (crs_data["file"], crs_data["rows"], crs_data["demo"]) == ("crs.csv", None, False)
 
     # Editing the package's code rebuilds everything, without --force.
     monkeypatch.setattr(build_module, "package_checksum", lambda: "0" * 64)
@@ -286,14 +291,14 @@ def test_a_failed_rebuild_keeps_the_last_good_page_as_stale(project, capsys, ren
     assert record["status"] == "stale"
     assert record["error"] == "ValueError: unknown currency 'XXX' <script>"
     assert record["executed"] == "_executed/usd.ipynb"
-    assert "TOTAL_IN_USD" in outputs_text(output / record["executed"])
+    assert "TOTAL_IN_USD" in outputs_text(work_folder(output) / record["executed"])
     assert record["built_at"] == good["usd"].built_at  # the page's own build
     assert record["parameters"]["currency"] == "USD"  # what the kept page shows
     assert record["failed_executed"] == "_executed/_failed/usd.ipynb"
     # Fixed again: a good page, and the old failure is gone.
     write_schedule(project, entries(("usd", "EUR")))
     assert build_reports(schedule, output, jobs=1, progress=False)["usd"].status == "ok"
-    assert not (output / "_executed" / "_failed" / "usd.ipynb").exists()
+    assert not (work_folder(output) / "_executed" / "_failed" / "usd.ipynb").exists()
 
 
 @pytest.mark.notebooks
@@ -339,7 +344,7 @@ def test_demo_builds_the_crs_reports_on_the_demonstration_file(monkeypatch, tmp_
     assert crs["label"] == "CRS demonstration file: invented activities, not OECD figures"
     assert crs["rows"] == 397  # pandas.read_csv agrees
     assert entry.parameters["crs_source"] is None  # the notebook chose (and labelled) the demo
-    executed = json.dumps(json.loads((tmp_path / "out" / entry.executed).read_text())["cells"])
+    executed = json.dumps(json.loads((work_folder(tmp_path / "out") / entry.executed).read_text())["cells"])
     assert "Demonstration data, not OECD figures" in executed
 
 
@@ -392,7 +397,7 @@ def test_workers_and_kernels_stop_when_the_build_is_killed(project):
         assert not [pid for pid in family if _alive(pid)], "workers or kernels outlived the build"
     finally:
         build.kill()
-    assert not (project / "out" / "_executed").exists()  # nothing half-written was published
+    assert not (work_folder(project / "out") / "_executed").exists()  # nothing half-written was published
 
 
 @pytest.mark.notebooks
@@ -437,3 +442,52 @@ def test_a_crs_file_is_dated_by_its_file_time_but_the_demonstration_file_is_not(
     real.write_bytes(DEMO_PATH.read_bytes()[:2000].rsplit(b"\n", 1)[0] + b"\n")
     os.utime(real, (0, 1_699_963_200))  # 2023-11-14 12:00 UTC: the same date in any time zone within 11 h
     assert crs_dataset(real, demo=False)["date"] == "2023-11-14"
+
+
+@pytest.mark.shared_data
+def test_crs_rows_are_counted_as_read_crs_reads_them(shared_data, tmp_path, monkeypatch):
+    from oda_data.reports.manifest import crs_dataset
+
+    monkeypatch.setenv("ODA_DATA_CACHE", str(tmp_path / "cache"))
+    sample = shared_data / "crs" / "crs_bilateral_by_purpose_2018_2020_sample.csv"
+    lines = sample.read_bytes().count(b"\n")
+    rows = crs_dataset(sample, demo=False)["rows"]
+    assert rows == len(oda_data.read_crs(sample)) and rows != lines - 1
+
+
+@pytest.mark.notebooks
+def test_a_report_past_its_timeout_is_stopped_and_the_site_still_renders(project, capsys):
+    schedule = ("reports:\n  - name: kept\n" + GOOD + "    parameters: {currency: USD}\n"
+                "  - name: fresh\n" + GOOD + "    parameters: {currency: SLEEP}\n"
+                "    timeout: 3\n")
+    write_schedule(project, schedule)
+    assert main(["reports", "build", "--output", "out", "--no-progress", "--only", "kept"]) == 0
+    kept_page = (project / "out" / "reports" / "kept.html").read_text(encoding="utf-8")
+    write_schedule(project, schedule.replace("{currency: USD}", "{currency: SLEEP}"))
+    started = time.monotonic()
+    # --timeout sets the limit of an entry without its own "timeout:" key
+    code = main(["reports", "build", "--output", "out", "--no-progress", "--jobs", "2",
+                 "--timeout", "4"])
+    assert code == 1 and time.monotonic() - started < 50  # not the 60 s the cells sleep
+    output = capsys.readouterr().out
+    assert "FAILED  fresh: timed out after 3 s" in output
+    assert "FAILED  kept: timed out after 4 s (the last good page is kept)" in output
+    manifest = read_manifest(project / "out")
+    assert manifest["complete"] is True
+    assert statuses(project / "out") == {"kept": "stale", "fresh": "failed"}
+    home = (project / "out" / "index.html").read_text(encoding="utf-8")
+    assert "timed out after 3 s" in home and "timed out after 4 s" in home
+    page = (project / "out" / "reports" / "kept.html").read_text(encoding="utf-8")
+    assert "TOTAL_IN_USD" in page and "TOTAL_IN_USD" in kept_page and "stale-banner" in page
+
+
+def test_an_unchanged_rebuild_says_nothing_changed(project, capsys, monkeypatch, rendered):
+    write_schedule(project, entries(("a", ""), ("b", "EUR")))
+    monkeypatch.setattr(build_module, "execute", lambda tasks, jobs, record: [
+        record(task, {"status": "ok", "error": None, "duration_s": 0.1, "failed_executed": False})
+        or Path(task["executed"]).parent.mkdir(parents=True, exist_ok=True)
+        or Path(task["executed"]).write_text("{}") for task in tasks])
+    assert main(["reports", "build", "--output", "out", "--no-progress"]) == 0
+    assert "2 ok" in capsys.readouterr().out
+    assert main(["reports", "build", "--output", "out", "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("nothing changed: 2 reports up to date")

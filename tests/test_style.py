@@ -1,7 +1,10 @@
 """oda_data.style: the house style and the SVG output contract of style.show."""
 from __future__ import annotations
 
+import re
+
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -73,3 +76,46 @@ def test_every_theme_has_one_distinct_colour():
     assert len(set(style.THEME_COLORS.values())) == len(THEMES)
     with pytest.raises(ValueError, match="expected one of: police_capacity"):
         style.theme_color("piracy")
+
+
+def _log_chart(**legend):
+    with style.context():
+        fig, ax = plt.subplots(layout="constrained")
+        ax.barh(["Maritime security", "Counter-terrorism"], [4.5, 6000], label="Amount, USD million")
+        ax.set_xscale("log")
+        if legend:
+            ax.legend(**legend)
+    return fig
+
+
+def test_log_axes_read_plain_numbers_not_tex():
+    fig = _log_chart()
+    text = style.svg(fig)  # never finished: svg() does it too
+    plt.close(fig)
+    labels = re.findall(r"<text\b[^>]*>([^<]*)</text>", text)
+    assert "mathdefault" not in text and "10^" not in text
+    assert {"10", "100", "1,000"} <= set(labels)
+
+
+def test_a_notebooks_own_log_axis_labels_are_kept():
+    fig = _log_chart()
+    fig.axes[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"${v:g}m"))
+    style.finish(fig.axes[0])
+    assert isinstance(fig.axes[0].xaxis.get_major_formatter(), matplotlib.ticker.FuncFormatter)
+    assert "$1000m" in style.svg(fig)
+    plt.close(fig)
+
+
+def test_plain_log_labels_of_small_and_large_values():
+    formatter = style.PlainLogFormatter()
+    assert formatter._num_to_string(1e6, 1, 1e7) == "1,000,000"
+    assert formatter._num_to_string(0.05, 0.01, 1) == "0.05"
+
+
+def test_svg_is_cropped_to_what_it_draws_so_a_legend_beside_the_axes_is_kept():
+    fig = _log_chart(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    text = style.svg(fig)
+    plt.close(fig)
+    width = float(re.search(r'viewBox="0 0 ([\d.]+) ', text).group(1))
+    assert width > 6.4 * 72  # wider than the figure: the legend to the right of the axes is in the picture
+    assert "Amount, USD million" in text

@@ -8,7 +8,8 @@ order a build uses them:
 * :mod:`.build` - check the output folder, lock it, plan, run, record (:func:`build_reports`);
 * :mod:`.worker` - run one notebook with papermill in a worker process;
 * :mod:`.manifest` - provenance, the skip key and ``manifest.json``;
-* :mod:`.site` - the reports site rendered from the manifest;
+* :mod:`.site`, :mod:`.page` - the reports site rendered from the manifest (Jinja2
+  templates in ``templates/``);
 * :mod:`.cli` - ``oda-data reports build`` and ``oda-data reports list``.
 
 ``reports/README.md`` explains scheduling.
@@ -18,7 +19,8 @@ from __future__ import annotations
 from .build import (DEFAULT_OUTPUT, LOCK_NAME, BuildLockedError, OutputFolderError, build_reports,
                     read_manifest)
 from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, KERNEL_NAME,
-                       MANIFEST_NAME, STATUSES, BuildResult, EntryResult, entry_key)
+                       MANIFEST_NAME, STATUSES, BuildResult, EntryResult, entry_key,
+                       work_folder)
 from .schedule import (DEFAULT_SCHEDULE, GROUPS, ReportEntry, Schedule, ScheduleError,
                        load_schedule)
 
@@ -26,5 +28,5 @@ __all__ = [
     "CRS_SOURCE_ENV", "CRS_SOURCE_PARAMETER", "DEFAULT_OUTPUT", "DEFAULT_SCHEDULE", "EXECUTED_DIR",
     "GROUPS", "KERNEL_NAME", "LOCK_NAME", "MANIFEST_NAME", "STATUSES", "BuildLockedError",
     "BuildResult", "EntryResult", "OutputFolderError", "ReportEntry", "Schedule", "ScheduleError",
-    "build_reports", "entry_key", "load_schedule", "read_manifest",
+    "build_reports", "entry_key", "load_schedule", "read_manifest", "work_folder",
 ]

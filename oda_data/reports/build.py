@@ -1,18 +1,15 @@
 """Build the reports of a schedule: check, lock, plan, run in parallel, record, render.
 
-:func:`build_reports` writes into the output folder:
-
-* ``_executed/<name>.ipynb`` - each report's executed notebook (the last good one);
-* ``_executed/_failed/<name>.ipynb`` - the executed copy of a failed run;
-* ``manifest.json`` - one record per report (see :mod:`.manifest`);
-* the site rendered from them (``index.html`` and the pages).
-
-A report whose key (notebook, parameters, package code and data, CRS source)
-is unchanged since its last good build is not run again. Every file goes
-first to the build's own temporary folder (``.oda-build-<pid>-<random>``)
-and is moved into place when complete; that folder is removed at the end,
-and folders left by a killed build (recognised by their owner file) are
-removed by the next one. No other file of the output folder is touched.
+:func:`build_reports` writes the site and ``manifest.json`` (one record per
+report, see :mod:`.manifest`) into the output folder, and everything else
+into its work folder (:func:`~.manifest.work_folder`): the lock,
+``_executed/<name>.ipynb`` (each report's last good executed notebook),
+``_executed/_failed/<name>.ipynb`` (the executed copy of a failed run),
+Sphinx's work tree and the build's own temporary folder
+(``.oda-build-<pid>-<random>``, removed at the end, or by the next build when
+this one was killed). A report whose key (notebook, parameters, package code
+and data, CRS source) is unchanged since its last good build is not run
+again. Every file is moved into place when complete; no other file is touched.
 """
 from __future__ import annotations
 
@@ -28,15 +25,16 @@ from pathlib import Path
 from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILED_DIR,
                        MANIFEST_NAME, BuildResult, EntryResult, crs_dataset, entry_key, git_commit,
                        package_checksum, packaged_datasets, read_previous, source_fingerprint,
-                       write_manifest)
-from .schedule import DEFAULT_SCHEDULE, ReportEntry, Schedule, ScheduleError, load_schedule
+                       work_folder, write_manifest)
+from .schedule import (DEFAULT_SCHEDULE, DEFAULT_TIMEOUT_S, ReportEntry, Schedule, ScheduleError,
+                       load_schedule)
 from .site import render
 from .worker import cpu_count, execute
 
 #: Where the site goes by default (git-ignored).
 DEFAULT_OUTPUT = Path("reports") / "build"
-#: Held while a build writes into the output folder.
-LOCK_NAME = ".build.lock"
+#: Held (in the work folder) while a build writes into the output folder.
+LOCK_NAME = "build.lock"
 #: Prefix of the build's own temporary folder in the output folder.
 TEMP_PREFIX = ".oda-build-"
 #: File inside that folder naming it as the build's (nothing else is ever removed).
@@ -60,7 +58,7 @@ class OutputFolderError(ValueError):
 def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
                   output_dir: str | PathLike = DEFAULT_OUTPUT, *, jobs: int | None = None,
                   force: bool = False, progress: bool = True, only: list[str] | None = None,
-                  demo: bool = False) -> BuildResult:
+                  demo: bool = False, timeout: int | None = None) -> BuildResult:
     """Build the reports of a schedule into ``output_dir``.
 
     Parameters
@@ -78,6 +76,10 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
     demo : bool
         Run the ``requires: crs`` reports on the package's demonstration CRS
         file (their pages say so).
+    timeout : int, optional
+        Seconds a report may run when its entry gives no ``timeout`` (default
+        :data:`~.schedule.DEFAULT_TIMEOUT_S`); one past it is stopped with its
+        kernel and fails ("timed out after N s"), its last good page kept.
 
     Raises
     ------
@@ -103,20 +105,25 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
         raise ValueError(f"jobs: expected a whole number >= 1, got {jobs!r}")
     output = Path(os.path.abspath(output_dir))
     check_output_folder(output, schedule)
+    if timeout is not None and timeout < 1:
+        raise ValueError(f"timeout: expected a whole number of seconds >= 1, got {timeout!r}")
     output.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(output / LOCK_NAME, timeout=0)
+    work = work_folder(output)
+    work.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(work / LOCK_NAME, timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
-        raise BuildLockedError(f"{output}: another build is writing here (lock file {LOCK_NAME});"
-                               " wait for it to finish or pass another --output") from None
+        raise BuildLockedError(f"{output}: another build is writing here (lock file "
+                               f"{work / LOCK_NAME}); wait for it to finish or pass another "
+                               "--output") from None
     try:
-        _remove_abandoned_temp_folders(output)
-        temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=output))
+        _remove_abandoned_temp_folders(work)
+        temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=work))
         try:
             (temp / TEMP_OWNER).write_text(f"oda-data reports build, pid {os.getpid()}\n")
-            return _Build(schedule, selected, output, temp, force=force, demo=demo).run(
-                jobs or cpu_count(), progress)
+            return _Build(schedule, selected, output, temp, force=force, demo=demo,
+                          timeout=timeout or DEFAULT_TIMEOUT_S).run(jobs or cpu_count(), progress)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
     finally:
@@ -175,11 +182,12 @@ class _Build:
     """One build: the plan of each report, the runs, the records."""
 
     def __init__(self, schedule: Schedule, selected: set[str], output: Path, temp: Path, *,
-                 force: bool, demo: bool):
+                 force: bool, demo: bool, timeout: int):
         from .. import __version__
 
         self.schedule, self.selected, self.output, self.temp = schedule, selected, output, temp
-        self.force, self.demo = force, demo
+        self.work = work_folder(output)
+        self.force, self.demo, self.timeout = force, demo, timeout
         self.previous = read_previous(output / MANIFEST_NAME)
         project = schedule.entries[0].project
         self.context = {"package_version": __version__, "git_commit": git_commit(project),
@@ -213,7 +221,7 @@ class _Build:
         finally:
             bar.close()
         manifest = self._write(complete=True)
-        render(self.output, manifest)
+        render(self.output, manifest, self.work)
         entries = [self.results[entry.name] for entry in self.schedule]
         return BuildResult(entries, self.output, self.output / INDEX_NAME,
                            self.output / MANIFEST_NAME)
@@ -225,9 +233,10 @@ class _Build:
 
     def _base(self, entry: ReportEntry, parameters: dict, **fields) -> EntryResult:
         return EntryResult(
-            name=entry.name, title=entry.title, description=entry.description, group=entry.group,
-            teaching=entry.teaching, notebook=entry.notebook,
-            parameters={**entry.defaults, **parameters}, requires=list(entry.requires),
+            name=entry.name, title=entry.title, titled=entry.titled,
+            description=entry.description, group=entry.group, teaching=entry.teaching,
+            notebook=entry.notebook, parameters={**entry.defaults, **parameters},
+            given=dict(entry.parameters), requires=list(entry.requires),
             package_version=self.context["package_version"],
             git_commit=self.context["git_commit"], **fields)
 
@@ -240,7 +249,7 @@ class _Build:
                           reason="not built yet (build in progress)")
 
     def _executed(self, name: str) -> Path:
-        return self.output / EXECUTED_DIR / f"{name}.ipynb"
+        return self.work / EXECUTED_DIR / f"{name}.ipynb"
 
     def _plan(self, entry: ReportEntry) -> EntryResult | dict:
         """The final result (skipped, unchanged, not selected) or a task to run."""
@@ -282,8 +291,9 @@ class _Build:
                               reason="not built yet (not selected with --only)")
         return {"name": entry.name, "notebook_path": str(entry.path), "parameters": parameters,
                 "executed": str(executed), "temp_dir": str(self.temp), "env": env,
-                "failed_executed": str(self.output / EXECUTED_DIR / FAILED_DIR /
+                "failed_executed": str(self.work / EXECUTED_DIR / FAILED_DIR /
                                        f"{entry.name}.ipynb"),
+                "timeout": entry.timeout or self.timeout,
                 "entry": entry, "key": key, "data": data, "demo": demo}
 
     def _kept(self, entry, previous, parameters, data) -> EntryResult:

@@ -15,7 +15,7 @@ from ..cli import help_handler, whole_number
 from .._text import os_error_line
 from .build import DEFAULT_OUTPUT, BuildLockedError, OutputFolderError, build_reports
 from .manifest import STATUSES
-from .schedule import DEFAULT_SCHEDULE, ScheduleError, load_schedule
+from .schedule import DEFAULT_SCHEDULE, DEFAULT_TIMEOUT_S, ScheduleError, load_schedule
 from .site import SiteError
 
 
@@ -43,6 +43,9 @@ def register(subparsers) -> None:
                        "activities, labelled as such)")
     build.add_argument("--jobs", type=whole_number(1), default=None, metavar="N",
                        help="reports run at the same time (default: the number of CPU cores)")
+    build.add_argument("--timeout", type=whole_number(1), default=None, metavar="SECONDS",
+                       help="stop a report that runs longer (default: its entry's timeout, "
+                       f"else {DEFAULT_TIMEOUT_S} s)")
     build.add_argument("--force", action="store_true",
                        help="rebuild reports even when nothing they depend on changed")
     build.add_argument("--no-progress", dest="progress", action="store_false",
@@ -63,7 +66,8 @@ def _schedule_option(parser: argparse.ArgumentParser) -> None:
 def _build_command(args: argparse.Namespace) -> int:
     try:
         result = build_reports(args.schedule, args.output, jobs=args.jobs, force=args.force,
-                               progress=args.progress, only=args.only, demo=args.demo)
+                               progress=args.progress, only=args.only, demo=args.demo,
+                               timeout=args.timeout)
     except (ScheduleError, BuildLockedError, OutputFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -80,6 +84,11 @@ def _build_command(args: argparse.Namespace) -> int:
         elif entry.status == "skipped" and (not args.only or entry.name in args.only):
             print(f"skipped {entry.name}: {entry.reason}")
     counts = result.counts
+    if all(entry.unchanged or entry.status == "skipped" for entry in result):
+        print(f"nothing changed: {counts.get('ok', 0)} reports up to date"
+              + (f", {counts['skipped']} skipped" if counts.get("skipped") else "")
+              + f" - site: {result.index_path}")
+        return result.exit_code
     print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s))
           + f" - site: {result.index_path}")
     return result.exit_code

@@ -34,7 +34,7 @@ CRS_SOURCE_ENV = "ODA_CRS_SOURCE"
 #: Parameter through which ``requires: crs`` entries receive the CRS source.
 CRS_SOURCE_PARAMETER = "crs_source"
 MANIFEST_NAME = "manifest.json"
-#: Folder of the executed notebooks, inside the output folder.
+#: Folder of the executed notebooks, inside the build's work folder (:func:`work_folder`).
 EXECUTED_DIR = "_executed"
 #: Folder (inside :data:`EXECUTED_DIR`) of the executed copies of failed runs.
 FAILED_DIR = "_failed"
@@ -45,6 +45,13 @@ MANIFEST_FORMAT = 2
 STATUSES = ("ok", "failed", "skipped", "stale")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def work_folder(output: Path) -> Path:
+    """Where a build keeps what is not the site (lock, executed notebooks, Sphinx's work tree,
+    temporary files): ``<parent>/.cache/reports-<name>`` beside the output folder."""
+    output = Path(output)
+    return output.parent / ".cache" / f"reports-{output.name}"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -55,10 +62,14 @@ class EntryResult:
     name: str
     title: str
     description: str
+    #: Whether the schedule gave the title (else: the notebook's heading).
+    titled: bool
     group: str
     notebook: str
     parameters: dict
     status: str
+    #: The parameters as the schedule gives them (``parameters`` adds the defaults).
+    given: dict = field(default_factory=dict)
     teaching: bool = False
     requires: list = field(default_factory=list)
     error: str | None = None
@@ -114,14 +125,16 @@ class BuildResult:
 
 
 def package_checksum() -> str:
-    """SHA-256 of the package's own code and data (``oda_data/**/*.py``, ``oda_data/data/*``).
+    """SHA-256 of the package's own code and data (``oda_data/**/*.py``, ``oda_data/data/*``)
+    but for ``oda_data/reports/`` (it renders pages; the site has its own key).
 
     Part of every skip key: editing the package rebuilds the reports.
     """
     digest = hashlib.sha256()
     files = sorted([*_PACKAGE.rglob("*.py"), *(_PACKAGE / "data").glob("*")])
     for path in files:
-        if path.is_file() and "__pycache__" not in path.parts:
+        parts = path.relative_to(_PACKAGE).parts
+        if path.is_file() and "__pycache__" not in parts and parts[0] != "reports":
             digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -220,16 +233,15 @@ def _csv_rows(path: Path) -> Iterator[dict]:
 
 
 def _crs_rows(source: Path) -> int | None:
-    """Rows of a CRS source: counted for a small CSV, else from its Parquet cache when built."""
-    if source.suffix.lower() == ".csv" and source.stat().st_size < 50_000_000:
-        return sum(1 for _ in _csv_rows(source))
+    """Rows of a CRS source as ``read_crs`` reads them: those of its Parquet cache (converted
+    now when it is not yet; the report's own read then finds it)."""
     try:
         import pyarrow.parquet as pq
 
-        from ..crs.cache import cached_path
+        from ..crs.cache import ingest
 
-        return pq.read_metadata(cached_path(source)).num_rows
-    except Exception:  # not converted yet, or unreadable: the count is unknown
+        return pq.read_metadata(ingest(source, progress=False)).num_rows
+    except Exception:  # unreadable: the report itself will say why
         return None
 
 

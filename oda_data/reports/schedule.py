@@ -1,76 +1,112 @@
 """Read and validate ``reports/schedule.yaml``: which notebooks to run, with which parameters.
 
-Everything is checked before anything runs, and every problem is reported at
-once, each naming the file, the entry and the field. The YAML is read with a
+The schedule's form is declared once, as pydantic models (:class:`EntrySpec`);
+everything is checked before anything runs and every problem is reported at
+once, naming the file, the entry and the field. The YAML is read with a
 strict safe loader (no duplicate keys, no anchors or aliases); notebook paths
 and globs stay inside the project; parameter names must be ones the notebook
-declares in its ``parameters`` cell (read with papermill's ``inspect_notebook``).
+declares (papermill's ``inspect_notebook``).
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import hashlib
+import json
 import keyword
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from . import _globs
-from ._notebooks import notebook_facts
 from ._strict_yaml import read_strict_yaml
-from .._text import one_line as _one_line
+from .._files import atomic_write
+from .._text import one_line
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
 DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"
-#: The sections of the reports site, in the order the home page shows them.
-GROUPS = ("overview", "themes", "regions", "pledges", "crs", "teaching")
-#: What an entry may require, and why.
-REQUIREMENTS = {"crs": "an OECD CRS source (entry parameter crs_source, $ODA_CRS_SOURCE or --demo)"}
-#: The data sets a report may name in ``data:`` (described in the manifest's data entries).
+#: The sections of the reports site, in the order the home page shows them: id -> heading.
+GROUPS = {"overview": "Overview", "themes": "Themes", "regions": "Regions",
+          "pledges": "Pledges", "crs": "CRS", "teaching": "Teaching"}
+#: What an entry may require.
+REQUIREMENTS = ("crs",)
+#: The data sets a report may name in ``data:``.
 DATASETS = ("white_paper", "dac_rates", "crs")
+#: How long a report may run, unless its entry or ``--timeout`` says otherwise (seconds).
+DEFAULT_TIMEOUT_S = 30 * 60
 
-_ENTRY_FIELDS = ("name", "notebook", "title", "description", "group", "parameters", "requires",
-                 "data")
-_TOP_LEVEL_FIELDS = ("reports",)
 # A name becomes a file name in the output folder: keep it portable and unambiguous.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_RESERVED_NAMES = {"index", "manifest", "search", "genindex", "_executed", "_static", "_sources"}
+_RESERVED_NAMES = {"index", "manifest", "search", "genindex", "data", "_static", "_sources"}
 
 
 class ScheduleError(ValueError):
     """The schedule cannot be used; the message names the file, entry and field."""
 
 
+class EntrySpec(BaseModel):
+    """One entry of ``reports:`` as written (the schedule's declared schema)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str = Field(min_length=1)
+    notebook: str = Field(min_length=1)
+    title: str = ""
+    description: str = ""
+    group: Optional[Literal[tuple(GROUPS)]] = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    requires: list[Literal[REQUIREMENTS]] = Field(default_factory=list)
+    data: Optional[list[Literal[DATASETS]]] = None
+    timeout: Optional[PositiveInt] = None
+
+    @field_validator("requires", "data", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("notebook")
+    @classmethod
+    def _inside_project(cls, value: str) -> str:
+        trouble = _globs.path_problem(value)
+        if trouble:
+            raise ValueError(f"{value!r} {trouble}")
+        return value
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _plain_parameters(cls, value):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a mapping (name: value), got {_type_name(value)}")
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
+                raise ValueError(f"name {key!r} is not a valid Python variable name")
+            if (trouble := _plain_value_problem(item)) is not None:
+                raise ValueError(f"parameter {key!r}: {trouble}")
+        return value
+
+
+class ScheduleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    reports: list[Any] = Field(min_length=1)
+
+
 @dataclass(frozen=True)
 class ReportEntry:
-    """One report of a schedule.
+    """One report of a schedule (a glob entry gives one per matched notebook).
 
-    Attributes
-    ----------
-    name : str
-        Unique, file-safe name.
-    notebook : str
-        The notebook's path relative to the project folder (POSIX), e.g.
-        ``notebooks/theme_profile.ipynb``; for a glob entry, the matched notebook.
-    path : Path
-        The notebook's absolute path.
-    parameters : dict
-        Parameters passed to papermill, as written in the schedule.
-    defaults : dict
-        Every parameter the notebook declares, with its default value (text
-        of the source code when it is not a plain literal).
-    title, description, group : str
-        What the site shows; ``group`` is one of :data:`GROUPS`.
-    requires : tuple of str
-        Requirements (keys of :data:`REQUIREMENTS`), e.g. ``("crs",)``.
-    data : tuple of str
-        The data sets the report reads (:data:`DATASETS`).
-    index : int
-        Position of the entry in the schedule's ``reports`` list (0-based).
-    project : Path
-        The project folder ``notebook`` is relative to (see :func:`search_folders`).
+    ``notebook`` is project-relative (POSIX), ``path`` absolute; ``parameters``
+    are as written, ``defaults`` every parameter the notebook declares with its
+    default; ``titled`` says whether the schedule gave the title (else it is
+    the notebook's first heading); ``index`` is the entry's place in the schedule.
     """
 
     name: str
@@ -79,10 +115,12 @@ class ReportEntry:
     parameters: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
     title: str = ""
+    titled: bool = False
     description: str = ""
     group: str = "overview"
     requires: tuple[str, ...] = ()
     data: tuple[str, ...] = ("white_paper", "dac_rates")
+    timeout: int | None = None
     index: int = 0
     project: Path = Path(".")
 
@@ -111,44 +149,21 @@ class Schedule:
 
 
 def search_folders(schedule_path: str | PathLike) -> list[Path]:
-    """Project folders against which the schedule's notebook paths are resolved, in order.
-
-    The current folder first (``make reports`` runs from the project root),
-    then the folder above the schedule's folder (the project root for
-    ``<root>/reports/schedule.yaml``), then the schedule's own folder. The
-    first folder where the path exists wins; the path must stay inside it.
-    """
+    """Folders a notebook path is looked up in: the current folder, the folder above the
+    schedule's folder (the project root for ``reports/schedule.yaml``), the schedule's own."""
     schedule_folder = Path(schedule_path).resolve().parent
-    folders: list[Path] = []
-    for folder in (Path.cwd().resolve(), schedule_folder.parent, schedule_folder):
-        if folder not in folders:
-            folders.append(folder)
-    return folders
+    return list(dict.fromkeys([Path.cwd().resolve(), schedule_folder.parent, schedule_folder]))
 
 
 def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool = True) -> Schedule:
-    """Read and validate a schedule file.
+    """Read and validate a schedule file; :class:`ScheduleError` lists every problem.
 
-    Parameters
-    ----------
-    path : path-like
-        The YAML schedule.
-    check_files : bool, default True
-        Require every notebook to exist (and check parameters against it).
-        With False, an entry whose notebook is missing is kept, unchecked.
-
-    Raises
-    ------
-    ScheduleError
-        Listing every problem, each naming the file, the entry (index and
-        name) and the field.
+    With ``check_files=False`` an entry whose notebook is missing is kept, unchecked.
     """
     path = Path(path)
     if not path.is_file():
-        raise ScheduleError(
-            f"{path}: no schedule file here (looked for {path.resolve()}); run from the "
-            "project root or pass --schedule FILE"
-        )
+        raise ScheduleError(f"{path}: no schedule file here (looked for {path.resolve()}); run "
+                            "from the project root or pass --schedule FILE")
     try:
         document = read_strict_yaml(path)
     except ValueError as error:
@@ -157,20 +172,15 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
         raise ScheduleError(f"{path}: expected a mapping with a 'reports' list at the top, got "
                             f"{_type_name(document)}")
     problems: list[str] = []
-    unknown = sorted(set(map(str, document)) - set(_TOP_LEVEL_FIELDS))
-    if unknown:
-        problems.append(f"unknown top-level field(s) {unknown}; valid: {list(_TOP_LEVEL_FIELDS)}")
-    listed = document.get("reports")
-    if not isinstance(listed, list) or not listed:
-        problems.append(f"field 'reports': expected a non-empty list of entries, got "
-                        f"{_type_name(listed)}")
-        listed = []
-
+    try:
+        listed = ScheduleSpec.model_validate(document).reports
+    except ValidationError as error:
+        problems += _describe(error, ScheduleSpec, "the schedule", document)
+        listed = document.get("reports") if isinstance(document.get("reports"), list) else []
     folders = search_folders(path)
     entries: list[ReportEntry] = []
     for index, raw in enumerate(listed):
-        entries.extend(_parse_entry(index, raw, folders, check_files, problems))
-
+        entries.extend(_entries(index, raw, folders, check_files, problems))
     seen: dict[str, ReportEntry] = {}
     for entry in entries:
         # Case-insensitive: pages must not overwrite each other on macOS or Windows.
@@ -183,71 +193,61 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
     return Schedule(path=path, entries=tuple(entries))
 
 
-# --------------------------------------------------------------------------- entries
-
-
-def _parse_entry(index: int, raw: Any, folders: list[Path], check_files: bool,
-                 problems: list[str]) -> list[ReportEntry]:
-    if not isinstance(raw, dict):
-        problems.append(f"{_where(index, None)}: expected a mapping with name and notebook, "
-                        f"got {_type_name(raw)}")
-        return []
-    name = raw.get("name")
-    where = _where(index, name if isinstance(name, str) else None)
-    before = len(problems)
-
-    def problem(field_name: str, text: str) -> None:
-        problems.append(f"{where}, field '{field_name}': {text}")
-
-    unknown = sorted(set(map(str, raw)) - set(_ENTRY_FIELDS))
+def _describe(error: ValidationError, model, where: str, raw) -> list[str]:
+    """pydantic's errors as the schedule's messages: where, field, what was expected."""
+    problems, unknown = [], []
+    for item in error.errors(include_url=False):
+        name = str(item["loc"][0]) if item["loc"] else ""
+        if item["type"] == "extra_forbidden":
+            unknown.append(name)
+            continue
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "literal_error":
+            message = (f"unknown {name} {item['input']!r}; valid: "
+                       f"[{item['ctx']['expected'].replace(' or ', ', ')}]")
+        elif item["type"] in ("string_type", "list_type", "dict_type", "int_type", "missing",
+                              "too_short"):
+            wanted = {"name": "a text name", "notebook": "the path of a notebook",
+                      "reports": "a non-empty list of entries"}.get(name, message.lower())
+            message = f"expected {wanted}, got {_type_name(item['input'])}"
+        problems.append(f"{where}, field '{name}': {message}")
     if unknown:
-        problems.append(f"{where}: unknown field(s) {unknown}; valid: {list(_ENTRY_FIELDS)}")
-    if not isinstance(name, str) or not name:
-        problem("name", f"expected a text name, got {_type_name(name)}")
-    notebook = raw.get("notebook")
-    if not isinstance(notebook, str) or not notebook.strip():
-        problem("notebook", f"expected the path of a notebook, got {_type_name(notebook)}")
-    elif (trouble := _globs.path_problem(notebook)) is not None:
-        problem("notebook", f"{notebook!r} {trouble}")
-    texts = {}
-    for key in ("title", "description"):
-        value = raw.get(key, "")
-        if not isinstance(value, str):
-            problem(key, f"expected text, got {_type_name(value)}")
-        texts[key] = " ".join(str(value).split())
-    group = raw.get("group")
-    if group is not None and group not in GROUPS:
-        problem("group", f"unknown group {group!r}; valid: {list(GROUPS)}")
-    parameters = raw.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        problem("parameters", f"expected a mapping (name: value), got {_type_name(parameters)}")
-        parameters = {}
-    for key, value in parameters.items():
-        if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
-            problem("parameters", f"name {key!r} is not a valid Python variable name")
-        elif (trouble := _plain_value_problem(value)) is not None:
-            problem("parameters", f"parameter {key!r}: {trouble}")
-    requires = _names(raw.get("requires", ()), REQUIREMENTS, "requires", problem)
-    data = _names(raw.get("data", ("white_paper", "dac_rates") + requires), DATASETS, "data",
-                  problem)
-    if len(problems) > before:
-        return []
+        problems.insert(0, f"{where}: unknown field(s) {sorted(unknown)}; valid: "
+                           f"{list(model.model_fields)}")
+    return problems
 
-    matches = _globs.resolve(notebook, folders)
+
+def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
+             problems: list[str]) -> list[ReportEntry]:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    where = _where(index, name if isinstance(name, str) else None)
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a mapping with name and notebook, got "
+                        f"{_type_name(raw)}")
+        return []
+    try:
+        spec = EntrySpec.model_validate(raw)
+    except ValidationError as error:
+        problems += _describe(error, EntrySpec, where, raw)
+        return []
+    glob = _globs.is_glob(spec.notebook)
+    matches = _globs.resolve(spec.notebook, folders)
     if isinstance(matches, str):  # the glob visited too much
-        problem("notebook", f"{notebook!r}: {matches}")
+        problems.append(f"{where}, field 'notebook': {spec.notebook!r}: {matches}")
         return []
     if not matches:
-        if check_files or _globs.is_glob(notebook):
-            if check_files:
-                what = "matches no notebook" if _globs.is_glob(notebook) else "not found"
-                tried = ", ".join(str(folder) for folder in folders)
-                problem("notebook", f"{notebook!r} {what} (looked in {tried})")
+        if check_files or glob:
+            what = "matches no notebook" if glob else "not found"
+            problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
+                            f"{', '.join(map(str, folders))})")
             return []
-        matches = [(PurePosixPath(notebook).as_posix(), folders[0] / notebook, folders[0])]
+        matches = [(PurePosixPath(spec.notebook).as_posix(), folders[0] / spec.notebook, folders[0])]
+    requires = tuple(dict.fromkeys(spec.requires))
+    data = tuple(dict.fromkeys(spec.data if spec.data is not None
+                               else ["white_paper", "dac_rates", *requires]))
     entries = []
     for written, resolved, project in matches:
-        entry_name = f"{name}-{PurePosixPath(written).stem}" if _globs.is_glob(notebook) else name
+        entry_name = f"{spec.name}-{PurePosixPath(written).stem}" if glob else spec.name
         if not _SAFE_NAME.match(entry_name) or entry_name.lower() in _RESERVED_NAMES:
             problems.append(
                 f"{_where(index, entry_name)}, field 'name': {entry_name!r} is not a safe file "
@@ -255,38 +255,26 @@ def _parse_entry(index: int, raw: Any, folders: list[Path], check_files: bool,
                 f"most 100 characters, not one of {sorted(_RESERVED_NAMES)})")
             continue
         if resolved.suffix != ".ipynb":
-            problem("notebook", f"{written!r} is not a .ipynb notebook")
+            problems.append(f"{where}, field 'notebook': {written!r} is not a .ipynb notebook")
             continue
         heading, defaults = "", {}
         if resolved.is_file():
-            heading, defaults, trouble = _read_notebook(resolved, set(parameters) | set(
-                ("crs_source",) if "crs" in requires else ()))
+            wanted = set(spec.parameters) | ({"crs_source"} if "crs" in requires else set())
+            heading, defaults, trouble = _read_notebook(resolved, wanted)
             if trouble:
-                problem("parameters", f"{written}: {trouble}")
+                problems.append(f"{where}, field 'parameters': {written}: {trouble}")
                 continue
-        title = texts["title"] if texts["title"] and not _globs.is_glob(notebook) else (
-            heading or entry_name)
+        titled = bool(spec.title.strip()) and not glob
         entries.append(ReportEntry(
-            name=entry_name, notebook=written, path=resolved, parameters=dict(parameters),
-            defaults=defaults, title=title, description=texts["description"],
-            group=group or ("teaching" if "/teaching/" in f"/{written}" else "overview"),
-            requires=requires, data=data, index=index, project=project,
-        ))
+            name=entry_name, notebook=written, path=resolved, parameters=dict(spec.parameters),
+            defaults=defaults, title=" ".join(spec.title.split()) if titled else (heading or entry_name),
+            titled=titled, description=" ".join(spec.description.split()),
+            group=spec.group or ("teaching" if "/teaching/" in f"/{written}" else "overview"),
+            requires=requires, data=data, timeout=spec.timeout, index=index, project=project))
     return entries
 
 
-def _names(value: Any, valid, field_name: str, problem) -> tuple[str, ...]:
-    """A name or list of names from ``valid``, without repeats (problems reported)."""
-    if isinstance(value, str):
-        value = (value,)
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        problem(field_name, f"expected a name or a list of names from {sorted(valid)}, got "
-                            f"{_type_name(value)}")
-        return ()
-    for name in value:
-        if name not in valid:
-            problem(field_name, f"unknown {field_name} {name!r}; valid: {sorted(valid)}")
-    return tuple(dict.fromkeys(value))
+# --------------------------------------------------------------------------- notebooks
 
 
 def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]:
@@ -294,20 +282,76 @@ def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]
     try:
         heading, declared = notebook_facts(path)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        return "", {}, f"cannot read the notebook ({_one_line(str(error))})"
-    declared = dict(declared)
+        return "", {}, f"cannot read the notebook ({one_line(str(error))})"
     unknown = sorted(wanted - set(declared))
     if not unknown:
         return heading, declared, None
     if not declared:
         return heading, declared, (f"parameter(s) {unknown} given, but the notebook declares "
                                    "none (no cell tagged 'parameters')")
-    hints = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, list(declared), n=1)
-        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    hints = [f"{name!r}" + (f" (did you mean {close[0]!r}?)" if (
+        close := difflib.get_close_matches(name, list(declared), n=1)) else "") for name in unknown]
     return heading, declared, (f"the notebook declares no parameter {', '.join(hints)}; valid: "
                                f"{sorted(declared)}")
+
+
+def notebook_facts(path: Path) -> tuple[str, dict]:
+    """A notebook's first ``#`` heading and its parameters with defaults (papermill's
+    ``inspect_notebook``), remembered by the notebook's SHA-256 in a small cache file so
+    that an unchanged schedule is checked without importing papermill (about 3 s)."""
+    content = path.read_bytes()
+    digest = hashlib.sha256(content).hexdigest()
+    cache_file = _cache_file()
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    cache = cache if isinstance(cache, dict) else {}
+    remembered = cache.get(digest)
+    if isinstance(remembered, list) and len(remembered) == 2 and isinstance(
+            remembered[0], str) and isinstance(remembered[1], dict):
+        return remembered[0], remembered[1]
+    from papermill import inspect_notebook
+
+    heading = next((match.group(1).strip() for cell in json.loads(content)["cells"]
+                    if cell.get("cell_type") == "markdown" and (match := re.search(
+                        r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE))), "")
+    try:
+        inspected = inspect_notebook(str(path))
+    except ValueError:  # no kernelspec in the notebook: inspect it as the python3 kernel runs it
+        from papermill.inspection import _infer_parameters
+        from papermill.iorw import load_notebook_node
+
+        inspected = {p.name: p._asdict() for p in _infer_parameters(
+            load_notebook_node(str(path)), name="python3", language="python")}
+    declared = {name: _literal(info.get("default")) for name, info in inspected.items()}
+    # As JSON keeps it (the manifest and the cache): a tuple default becomes a list.
+    facts = [heading, json.loads(json.dumps(declared, default=repr))]
+    cache[digest] = facts
+    try:  # a cache that cannot be written only costs time
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(cache_file, json.dumps(dict(list(cache.items())[-200:])))
+    except OSError:
+        pass
+    return facts[0], facts[1]
+
+
+def _cache_file() -> Path:
+    override = os.environ.get("ODA_DATA_CACHE")
+    if override:
+        return Path(override).expanduser() / "reports-notebooks-2.json"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("oda_data", appauthor=False)) / "reports" / "notebooks-2.json"
+
+
+def _literal(source: str | None) -> Any:
+    import ast
+
+    try:
+        return None if source is None else ast.literal_eval(source)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return source  # not a plain literal: its source text
 
 
 def _plain_value_problem(value: Any) -> str | None:
@@ -322,8 +366,9 @@ def _plain_value_problem(value: Any) -> str | None:
         if not all(isinstance(key, str) for key in value):
             return "expected text keys in a mapping value"
         return next(filter(None, map(_plain_value_problem, value.values())), None)
+    kind = "date" if isinstance(value, (dt.date, dt.datetime)) else _type_name(value)
     return (f"expected text, a number, true/false, null or a list/mapping of those, got "
-            f"{_type_name(value)} {value!r} (quote it to pass it as text)")
+            f"{kind} {value!r} (quote it to pass it as text)")
 
 
 def _where(index: int, name: str | None) -> str:

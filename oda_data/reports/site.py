@@ -1,52 +1,21 @@
 """The reports website: Sphinx + MyST-NB over the notebooks papermill executed.
 
-Contract with the build (:mod:`oda_data.reports.build`)
--------------------------------------------------------
-The build executes each schedule entry with papermill into the output folder
-``out`` (``out/_executed/<name>.ipynb``), writes
-``out/manifest.json`` and then calls ``render(out, manifest)`` with the
-manifest as a dict. ``manifest["reports"]`` lists one record per entry::
-
-    {name, title, description,
-     group: overview | themes | regions | pledges | crs | teaching,
-     notebook: project-relative path of the source notebook,
-     parameters: {...} (defaults included),
-     status: ok | failed | skipped | stale   ("unchanged" is read as ok),
-     error: one-line text or null, reason: why skipped (or null),
-     data: [{label, file, checksum, rows, date}],
-     package_version, git_commit, built_at,
-     executed: ``_executed/<name>.ipynb`` or null when there is none (the site
-               reads only whether it is set: the path comes from the name),
-     teaching: bool, demo: bool (built on the demonstration CRS file)}
-
-Other fields (durations, skip keys, ``unchanged``...) are ignored: they do not
-make the site rebuild.
-
-``stale`` means: this build failed (``error``), ``executed`` is the last good
-executed notebook. ``render`` then builds the whole site into ``out``:
-``out/index.html`` is the home page (manifest.json stays beside it), report
-pages are ``out/reports/<name>.html``, CSV files and executed notebooks are
-under ``out/downloads/``, chart images under ``out/figures/``.
-
-Guarantees
-----------
-* Only writes inside ``out``: Sphinx works in ``out/.sphinx/`` (sources,
-  doctree cache, staging HTML) and the finished site is then copied into
-  ``out`` file by file through temporary files and ``os.replace``, index.html
-  last. A failed Sphinx build raises :class:`SiteError` and leaves the
-  published site as it was.
-* Only removes files the previous render published (listed in
-  ``out/.sphinx/state.json``), never the build's own files.
-* Incremental: Sphinx keeps its doctree cache; only changed sources are
-  rewritten (so only their pages are read again), and when neither the
-  manifest's records, the executed notebooks nor this code changed, Sphinx
-  is not run at all.
-* Executed notebooks named by the manifest are read only from inside ``out``.
+``render(out, manifest, work)`` builds the site into ``out`` from the manifest's
+records (see :mod:`.manifest`) and the executed notebooks in
+``work/_executed/<name>.ipynb``: ``index.html`` (the home page), ``data.html``,
+``reports/<name>.html``, ``downloads/`` (CSV files, executed notebooks),
+``figures/``, ``data/`` (the data sets as CSV). ``out`` holds the site and
+``manifest.json`` only: Sphinx works in ``work/sphinx`` (sources, doctree
+cache, staging HTML), and the finished site is copied into ``out`` file by
+file through temporary files and ``os.replace``, index.html last. A failed
+Sphinx build raises :class:`SiteError` and leaves the published site as it
+was. Only files the previous render published are ever removed. When neither
+what the pages show, the executed notebooks nor this code changed, Sphinx is
+not run at all. Paths come from report names, never from the manifest.
 """
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 import json
 import re
@@ -56,79 +25,74 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .._files import atomic_write, publish, temporary_beside
-from .manifest import EXECUTED_DIR
-from .report_page import PAGES, markdown_escape, prepare, status_word
+from .manifest import EXECUTED_DIR, MANIFEST_NAME, work_folder
+from .page import DOWNLOADS, PAGES, TEMPLATES, prepare, templates
+from .schedule import GROUPS
 
-#: Sphinx's working folder inside the output folder.
-WORK_DIR = ".sphinx"
-#: Home page sections, in order: manifest group -> heading.
-GROUPS = {"overview": "Overview", "themes": "Themes", "regions": "Regions",
-          "pledges": "Pledges", "crs": "CRS", "teaching": "Teaching"}
-#: Statuses that have a page (``stale``: the last good one).
-PAGE_STATUSES = ("ok", "unchanged", "stale")
-_PROBLEMS = ("failed", "stale")
+#: Statuses that have a page (``stale``: the last good one), and those the home page flags.
+PAGE_STATUSES, PROBLEMS = ("ok", "stale"), ("failed", "stale")
+#: Where the data sets go in the site.
+DATA_DIR = "data"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CONF_DIR = Path(__file__).with_name("sphinx")
-_CODE = [Path(__file__), Path(__file__).with_name("report_page.py"), Path(__file__).with_name("tables.py")]
-_PROTECTED = {"manifest.json", ".build.lock", EXECUTED_DIR}
-# What the pages show of a record (build bookkeeping such as durations and skip keys is left out,
-# so that an unchanged rebuild finds the same site key and skips Sphinx).
-_SHOWN_FIELDS = ("name", "title", "description", "group", "notebook", "parameters", "status",
-                 "error", "reason", "message", "package_version", "git_commit", "built_at",
-                 "executed", "teaching", "demo")
-_SHOWN_DATA_FIELDS = ("label", "file", "checksum", "rows", "date", "demo")
+_README = Path(__file__).resolve().parents[2] / "README.md"
+_CODE = [Path(__file__), Path(__file__).with_name("page.py"), *sorted(TEMPLATES.glob("*"))]
+# What the pages show of a record: build bookkeeping (durations, skip keys) is left out, so
+# that an unchanged rebuild finds the same site key and skips Sphinx.
+_SHOWN_FIELDS = ("name", "title", "titled", "description", "group", "notebook", "parameters",
+                 "status", "error", "reason", "package_version", "git_commit", "built_at",
+                 "executed", "teaching", "demo", "data")
 
 
 class SiteError(RuntimeError):
     """The site could not be built; the published site is unchanged."""
 
 
-def render(out_dir: Path, manifest: dict) -> None:
+def render(out_dir: Path, manifest: dict, work: Path | None = None) -> None:
     """Build the reports site into ``out_dir`` from ``manifest`` (see the module docstring)."""
     out_dir = Path(out_dir).resolve()
-    work = out_dir / WORK_DIR
-    work.mkdir(parents=True, exist_ok=True)
-    records = [r for r in manifest.get("reports", []) if isinstance(r, dict)]
-    pages, notes = _pages(out_dir, records)
+    work = Path(work or work_folder(out_dir))
+    sphinx = work / "sphinx"
+    sphinx.mkdir(parents=True, exist_ok=True)
+    records = [r for r in manifest.get("reports", []) if isinstance(r, dict)
+               and _SAFE_NAME.match(str(r.get("name", "")))]
+    pages, notes = _pages(work, records)
     key = _site_key(records, pages)
-    state = _read_state(work)
+    state = _read_json(sphinx / "state.json")
     if state.get("key") == key and (out_dir / "index.html").is_file():
         return
-    src, staging, doctrees = work / "src", work / "html", work / "doctrees"
+    src, staging, doctrees = sphinx / "src", sphinx / "html", sphinx / "doctrees"
     _write_sources(src, records, pages, notes)
     # Sphinx copies the extra files afresh each time, but rewrites only outdated pages: keep
     # the staged pages, except those of reports that are gone.
-    for folder in ("downloads", "figures"):
+    for folder in (DOWNLOADS, "figures", DATA_DIR):
         shutil.rmtree(staging / folder, ignore_errors=True)
-    for page in (staging / PAGES).glob("*.html"):
-        if page.stem not in pages:
-            page.unlink()
-    _run_sphinx(src, staging, doctrees, work)
+    for old in (staging / PAGES).glob("*.html"):
+        if old.stem not in pages:
+            old.unlink()
+    _run_sphinx(src, staging, doctrees, sphinx)
     published = _publish(staging, out_dir, previous=state.get("files", []))
-    atomic_write(work / "state.json", json.dumps({"key": key, "files": published}, indent=1))
+    atomic_write(sphinx / "state.json", json.dumps({"key": key, "files": published}, indent=1))
 
 
-def _pages(out_dir: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[str, str]]:
+def _pages(work: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[str, str]]:
     """Executed notebook bytes of the entries that get a page; why others have none."""
     pages, notes = {}, {}
     for record in records:
-        name = str(record.get("name", ""))
-        if not _SAFE_NAME.match(name):
-            continue
+        name = record["name"]
         if record.get("status") not in PAGE_STATUSES:
             continue
-        # The path comes from the name (where the build writes it), never from the record.
-        executed = f"{EXECUTED_DIR}/{name}.ipynb" if record.get("executed") else None
-        path = (out_dir / executed).resolve() if executed else None
-        if path is None or not path.is_relative_to(out_dir) or WORK_DIR in path.relative_to(out_dir).parts:
-            notes[name] = "no executed notebook inside the output folder"
+        executed = f"{EXECUTED_DIR}/{name}.ipynb"  # from the name, never from the record
+        path = work / executed
+        if not record.get("executed"):
+            notes[name] = "no executed notebook"
         elif not path.is_file():
             notes[name] = f"executed notebook {executed} is missing"
         else:
             content = path.read_bytes()
             try:
-                json.loads(content)
-            except ValueError as error:
+                json.loads(content)["cells"]
+            except (ValueError, KeyError, TypeError) as error:
                 notes[name] = f"executed notebook {executed} is not a readable notebook ({error})"
             else:
                 pages[name] = content
@@ -137,25 +101,23 @@ def _pages(out_dir: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[s
 
 def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
-    shown = [{**{key: record.get(key) for key in _SHOWN_FIELDS},
-              "data": [{key: item.get(key) for key in _SHOWN_DATA_FIELDS}
-                       for item in record.get("data") or [] if isinstance(item, dict)]}
-             for record in records]
+    shown = [{key: record.get(key) for key in _SHOWN_FIELDS} for record in records]
     digest.update(json.dumps(shown, sort_keys=True, default=str).encode())
     for name in sorted(pages):
         digest.update(name.encode() + hashlib.sha256(pages[name]).digest())
-    for path in [*_CODE, *sorted(p for p in _CONF_DIR.rglob("*")
-                                  if p.is_file() and "__pycache__" not in p.parts)]:
-        digest.update(path.name.encode() + path.read_bytes())
+    code = [*_CODE, *sorted(p for p in _CONF_DIR.rglob("*") if p.is_file()
+                            and "__pycache__" not in p.parts), _README]
+    for path in code:
+        digest.update(path.name.encode() + (path.read_bytes() if path.is_file() else b""))
     for package in ("sphinx", "myst-nb", "sphinx-book-theme"):
         digest.update(version(package).encode())
     return digest.hexdigest()
 
 
-def _read_state(work: Path) -> dict:
+def _read_json(path: Path) -> dict:
     try:
-        state = json.loads((work / "state.json").read_text(encoding="utf-8"))
-        return state if isinstance(state, dict) else {}
+        value = json.loads(path.read_text(encoding="utf-8"))
+        return value if isinstance(value, dict) else {}
     except (OSError, ValueError):
         return {}
 
@@ -169,19 +131,28 @@ def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], note
     for path in _CONF_DIR.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
             wanted[path.relative_to(_CONF_DIR).as_posix()] = path.read_bytes()
-    by_name = {str(r.get("name")): r for r in records}
+    by_name = {r["name"]: r for r in records}
+    # A notebook's page, for links between notebooks: its entry with default parameters first.
+    by_notebook: dict[str, str] = {}
+    for record in sorted((by_name[n] for n in pages), key=lambda r: bool(r.get("given"))):
+        by_notebook.setdefault(str(record.get("notebook")), record["name"])
+    findings = {}
     for name, executed_bytes in pages.items():
-        page = prepare(by_name[name], json.loads(executed_bytes), executed_bytes)
+        page = prepare(by_name[name], json.loads(executed_bytes), executed_bytes, by_notebook)
         wanted[f"{PAGES}/{name}.ipynb"] = json.dumps(page.notebook, indent=1).encode()
         for path, content in page.files.items():
             wanted[f"_extra/{path}"] = content
-    wanted["index.md"] = home_page(records, set(pages), notes).encode()
+        if page.findings and not by_name[name].get("teaching"):
+            findings[name] = page.findings
+    wanted["index.md"] = home_page(records, set(pages), notes, findings).encode()
+    data_page, files = _data_page()
+    wanted["data.md"] = data_page.encode()
+    wanted.update({f"_extra/{DATA_DIR}/{name}": content for name, content in files.items()})
     for relative, content in wanted.items():
         target = src / relative
-        if target.is_file() and target.read_bytes() == content:
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        if not (target.is_file() and target.read_bytes() == content):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
     for path in sorted(src.rglob("*"), reverse=True):
         relative = path.relative_to(src).as_posix()
         if path.is_file() and relative not in wanted and "__pycache__" not in path.parts:
@@ -190,69 +161,123 @@ def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], note
             path.rmdir()
 
 
-def home_page(records: list[dict], with_page: set[str], notes: dict[str, str]) -> str:
-    """The home page (MyST Markdown): problems first, then every group, and the toctrees."""
-    words = [status_word(str(record.get("status"))) for record in records]
-    order = ["up to date", "stale", "failed", "not built"]
-    summary = ", ".join(f"{words.count(word)} {word}"
-                        for word in dict.fromkeys(order + words) if word in words)
-    summary = f"{len(records)} reports: {summary}." if records else "No reports yet."
-    lines = ["# All reports", "",
-             "Analyses of Japan's Official Development Assistance for security and stability "
-             "(police, counter-terrorism, organized crime, maritime security, outer space, "
-             "cyberspace), from the notebooks of the `oda_data` project.", "",
-             f'<p class="site-summary">{html.escape(summary)}</p>', ""]
-    problems = [r for r in records if r.get("status") in _PROBLEMS]
-    if problems:
-        lines += ["## Needs attention", "", '<ul class="report-list">']
-        lines += [_home_item(r, with_page, notes) for r in problems] + ["</ul>", ""]
-    groups = list(GROUPS) + sorted({str(r.get("group")) for r in records} - set(GROUPS))
-    for group in groups:
+def label(record: dict) -> str:
+    """How the site names a report: its title, or (untitled) its name and parameters."""
+    if record.get("titled", True) and record.get("title"):
+        return " ".join(str(record["title"]).split())
+    given = record.get("given") or {}
+    return str(record.get("name")) + (" (" + ", ".join(f"{k}={v}" for k, v in given.items())
+                                      + ")" if given else "")
+
+
+def _item(record: dict, with_page: set[str], notes: dict[str, str]) -> dict:
+    name, status = record["name"], str(record.get("status"))
+    state = {"failed": "failed: no page", "skipped": "not built",
+             "stale": f"the latest build failed: this is the page built "
+                      f"{record.get('built_at') or 'earlier'}"}.get(status)
+    note = (record.get("reason") if status == "skipped" else
+            f"No page: {notes[name]}." if name in notes else None)
+    return {"label": label(record), "status": status, "state": state,
+            "href": f"{PAGES}/{name}.html" if name in with_page else None,
+            "demo": record.get("demo"), "description": record.get("description"),
+            "error": record.get("error") if status in PROBLEMS else None, "note": note}
+
+
+def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
+              findings: dict[str, str] | None = None) -> str:
+    """The home page (MyST Markdown from ``templates/index.md``)."""
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
+
+    findings = findings or {}
+    problems = [_item(r, with_page, notes) for r in records if r.get("status") in PROBLEMS]
+    groups = []
+    for group in list(GROUPS) + sorted({str(r.get("group")) for r in records} - set(GROUPS)):
         members = [r for r in records if str(r.get("group")) == group]
-        if not members:
-            continue
-        heading = GROUPS.get(group, group.capitalize())
-        lines += [f"## {markdown_escape(heading)}", "", '<ul class="report-list">']
-        lines += [_home_item(r, with_page, notes) for r in members] + ["</ul>", ""]
-        documents = [f"{PAGES}/{r['name']}" for r in members if r.get("name") in with_page]
-        if documents:
-            lines += ["```{toctree}", ":hidden:", f":caption: {heading}", "", *documents, "```", ""]
-    return "\n".join(lines)
+        if members:
+            groups.append({"heading": GROUPS.get(group, group.capitalize()),
+                           "reports": [_item(r, with_page, notes) for r in members],
+                           "documents": [f"{PAGES}/{r['name']}" for r in members
+                                         if r["name"] in with_page]})
+    blocks, seen = [], set()
+    markdown = MarkdownIt("commonmark", {"html": False})
+    for record in records:  # a few figures: the first bullets of one page per notebook
+        text = findings.get(record["name"])
+        if text and record.get("notebook") not in seen:
+            seen.add(record.get("notebook"))
+            bullets = "\n".join(re.findall(r"^[-*] .*$", text, re.MULTILINE)[:3]) or text
+            blocks.append({"label": label(record), "href": f"{PAGES}/{record['name']}.html",
+                           "html": Markup(markdown.render(bullets))})
+    versions = {}
+    for record in records:
+        for item in record.get("data") or []:
+            if isinstance(item, dict) and item.get("checksum"):
+                rows = item.get("rows")
+                versions.setdefault(item["checksum"], {**item, "rows_text": f"{rows:,}" if
+                                                       isinstance(rows, int) else ""})
+    counts = [str(r.get("status")) for r in records]
+    summary = (f"{len(records)} reports: " + ", ".join(
+        f"{counts.count(s)} {w}" for s, w in (("ok", "current"), ("stale", "stale"),
+                                             ("failed", "failed"), ("skipped", "not built"))
+        if s in counts) + "." if records else "No reports yet.")
+    built = max((str(r["built_at"]) for r in records if r.get("built_at")), default=None)
+    first = next((r for r in records if r.get("package_version")), {})
+    return templates().get_template("index.md").render(
+        summary=summary, built=built, version=first.get("package_version"),
+        commit=first.get("git_commit"), problems=problems, findings=blocks, groups=groups,
+        versions=list(versions.values()))
 
 
-def _home_item(record: dict, with_page: set[str], notes: dict[str, str]) -> str:
-    esc = html.escape
-    name = str(record.get("name"))
-    title = esc(str(record.get("title") or name))
-    status = str(record.get("status"))
-    link = f'<a href="{PAGES}/{esc(name)}.html">{title}</a>' if name in with_page else title
-    parts = [f'<li>{link} <span class="report-status status-{esc(status)}">'
-             f"{esc(status_word(status))}</span>"]
-    if record.get("demo"):
-        parts.append(' <span class="report-status status-demo">demonstration data</span>')
-    if record.get("description"):
-        parts.append(f'<span class="description">{_one_line(record["description"])}</span>')
-    if status in _PROBLEMS and record.get("error"):
-        # no blank line: it would end the Markdown HTML block
-        error = "\n".join(line for line in str(record["error"]).splitlines() if line.strip())
-        parts.append(f'<pre class="build-error">{esc(error)}</pre>')
-    elif status == "skipped" and (record.get("reason") or record.get("message")):
-        parts.append(f'<span class="reason">{_one_line(record.get("reason") or record["message"])}</span>')
-    elif name in notes:
-        parts.append(f'<span class="reason">No page: {esc(notes[name])}.</span>')
-    return "".join(parts) + "</li>"
+def _data_page() -> tuple[str, dict[str, bytes]]:
+    """The data page and its files: the chapter dataset, its dictionary, the DAC rates."""
+    import csv
+
+    from ..money import rates_table
+    from ..white_paper import default_path
+
+    dataset = Path(default_path()).read_bytes()
+    files = {"white_paper.csv": dataset,
+             "dac_rates.csv": rates_table().to_csv(lineterminator="\n").encode("utf-8")}
+    dictionary = _dictionary()
+    if dictionary:
+        stream = io.StringIO()
+        csv.writer(stream, lineterminator="\n").writerows([dictionary["columns"], *dictionary["rows"]])
+        files["white_paper_dictionary.csv"] = stream.getvalue().encode("utf-8")
+    what = {"white_paper.csv": "every figure and named initiative of the chapter, one record each",
+            "white_paper_dictionary.csv": "what each column of white_paper.csv holds",
+            "dac_rates.csv": "OECD DAC annual exchange rates (yen per US dollar) and deflators "
+                             "(2022 = 100) used for conversions"}
+    listed = [{"name": name, "href": f"{DATA_DIR}/{name}", "what": what[name],
+               "rows": content.count(b"\n") - 1} for name, content in files.items()]
+    return templates().get_template("data.md").render(files=listed, dictionary=dictionary), files
 
 
-def _one_line(text) -> str:
-    return html.escape(" ".join(str(text).split()))
+def _dictionary() -> dict | None:
+    """The data dictionary of ``white_paper()`` as the project README gives it (a pipe table)."""
+    try:
+        text = _README.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    section = text.split("### `oda_data.white_paper()`", 1)[-1] if "### `oda_data.white_paper()`" in text else ""
+    rows = []
+    for line in section.split("\n"):
+        if line.startswith("|"):
+            cells = [c.strip().replace("`", "").replace("\\|", "|")
+                     for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
+            if not all(set(c) <= set("-: ") for c in cells):
+                rows.append(cells)
+        elif rows:
+            break
+    return {"columns": rows[0], "rows": rows[1:]} if len(rows) > 1 else None
 
 
 # --------------------------------------------------------------------------- Sphinx
 
 
 def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path) -> None:
-    """Run Sphinx in this process (the build has imported nbformat already: a second
-    process would pay about 3 s of imports), one core, its docutils state restored after."""
+    """Run Sphinx in this process (a second one would pay about 3 s of imports), then write
+    each page's text for the search page's snippets and ranking (``_static/oda-page-text.js``)."""
+    from docutils import nodes
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
@@ -265,6 +290,11 @@ def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path) -> None:
             app = Sphinx(str(src), str(src), str(staging), str(doctrees), "html", status=None,
                          warning=log, freshenv=False, parallel=1)
             app.build()
+            texts = {}
+            for docname in sorted(app.env.found_docs):
+                doctree = app.env.get_doctree(docname)
+                words = " ".join(t.astext() for t in doctree.findall(nodes.Text) if _shown(t))
+                texts[docname] = " ".join(words.split())
         failure = None if app.statuscode == 0 else f"exit status {app.statuscode}"
     except Exception as error:  # a broken configuration, theme or notebook
         failure = f"{type(error).__name__}: {' '.join(str(error).split())}"
@@ -274,6 +304,22 @@ def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path) -> None:
         shutil.rmtree(doctrees, ignore_errors=True)
         shutil.rmtree(staging, ignore_errors=True)
         raise SiteError(f"Sphinx could not build the site: {failure} (see {work / 'warnings.log'})")
+    atomic_write(staging / "_static" / "oda-page-text.js",
+                 "window.ODA_PAGE_TEXT = " + json.dumps(texts, ensure_ascii=True) + ";\n")
+
+
+def _shown(text) -> bool:
+    """Whether a doctree text is what the page shows (not raw HTML, not the text/plain
+    alternative of an output that has a richer one)."""
+    from docutils import nodes
+
+    node = text.parent
+    while node is not None:
+        if isinstance(node, (nodes.raw, nodes.comment)) or (
+                node.get("mime_type") == "text/plain" and len(node.parent.children) > 1):
+            return False
+        node = node.parent
+    return True
 
 
 def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
@@ -281,10 +327,9 @@ def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
     files = sorted((p.relative_to(staging).as_posix() for p in staging.rglob("*")
                     if p.is_file() and not p.name.startswith(".")),
                    key=lambda name: (name == "index.html", name))
+    files = [f for f in files if f != MANIFEST_NAME]
     changed = []
     for relative in files:
-        if relative.split("/")[0] in _PROTECTED:
-            continue
         source, target = staging / relative, out_dir / relative
         if target.is_symlink() or not target.parent.resolve().is_relative_to(out_dir):
             # checked for every file before any is written: no half-published site
@@ -300,14 +345,14 @@ def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
     kept = set(files)
     for relative in previous:
         target = out_dir / relative
-        if relative in kept or relative.split("/")[0] in _PROTECTED:
+        if relative in kept or relative == MANIFEST_NAME:
             continue
         if target.is_file() and not target.is_symlink() and target.resolve().is_relative_to(out_dir):
             target.unlink()
-            with_parent = target.parent
-            while with_parent != out_dir and not any(with_parent.iterdir()):
-                with_parent.rmdir()
-                with_parent = with_parent.parent
+            parent = target.parent
+            while parent != out_dir and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
     return files
 
 

@@ -4,8 +4,10 @@ Each report runs in its own kernel, in the notebook's folder. papermill writes
 into a temporary file in the build's own temporary folder; the result is moved
 into place only when complete: a good run to ``_executed/<name>.ipynb``, a
 failed one to ``_executed/_failed/<name>.ipynb`` (so the last good notebook
-stays). Workers watch their parent: when the build process dies (even by
-``kill -9``) they stop their kernel and exit within a second.
+stays). A report that runs past its ``timeout`` is stopped with its kernel
+and fails with "timed out after N s". Workers watch their parent: when the
+build process dies (even by ``kill -9``) they stop their kernel and exit
+within a second.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ def run_report(task: dict) -> dict:
         ``name``, ``notebook_path``, ``parameters``, ``executed`` and
         ``failed_executed`` (final paths), ``temp_dir`` (the build's temporary
         folder), ``env`` (variables the kernel sees changed: a value, or None
-        to hide one).
+        to hide one), ``timeout`` (seconds, optional).
 
     Returns
     -------
@@ -57,18 +59,25 @@ def run_report(task: dict) -> dict:
     started = time.perf_counter()
     error: str | None = None
     kept_failure = False
+    timeout, expired = task.get("timeout"), threading.Event()
     with temporary_beside(executed, suffix=".ipynb", folder=task["temp_dir"]) as temporary:
         try:
-            with _environment(task.get("env", {})), _local_kernel() as kernel:
+            with _environment(task.get("env", {})), _local_kernel() as kernel, \
+                    _deadline(timeout, kernel, expired):
                 papermill.execute_notebook(
                     str(notebook), str(temporary), parameters=task["parameters"],
                     kernel_name=KERNEL_NAME, language="python", cwd=str(notebook.parent),
-                    progress_bar=False, log_output=False, km=kernel,
-                )
+                    progress_bar=False, log_output=False, km=kernel, execution_timeout=timeout)
+        except _TimedOut:
+            error = f"timed out after {timeout} s"
         except PapermillExecutionError as failure:
             error = one_line(f"{failure.ename}: {failure.evalue}")
-        except Exception as failure:  # no kernel, kernel died, unreadable notebook...
+        except Exception as failure:  # no kernel, kernel died, cell timed out, unreadable...
             error = one_line(f"{type(failure).__name__}: {failure}")
+            if "Timeout" in type(failure).__name__:
+                expired.set()
+        if expired.is_set():  # whatever papermill made of the killed kernel
+            error = f"timed out after {timeout} s"
         if error is None:
             executed.parent.mkdir(parents=True, exist_ok=True)
             publish(temporary, executed)
@@ -80,6 +89,35 @@ def run_report(task: dict) -> dict:
     return {"status": "failed" if error else "ok", "error": error,
             "duration_s": round(time.perf_counter() - started, 3),
             "failed_executed": kept_failure}
+
+
+class _TimedOut(BaseException):
+    """The report ran past its time (a BaseException: no library's ``except Exception`` eats it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds, kernel, expired: threading.Event):
+    """Stop the report after ``seconds``: kill its kernel and raise :class:`_TimedOut` here.
+
+    A signal, because nbclient can wait on a dead kernel's socket for ever; without the
+    main thread (a build started from a thread) only each cell's limit holds.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        expired.set()
+        _kill(kernel)
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @contextlib.contextmanager
@@ -196,15 +234,20 @@ def _watch_parent(parent_pid: int) -> None:
     _stop_now()
 
 
+def _kill(manager) -> None:
+    """Kill a kernel and its children (jupyter_client starts it in a session of its own)."""
+    pid = getattr(getattr(manager, "provisioner", None), "pid", None)
+    if pid:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _stop_now() -> None:
-    """Kill this worker's kernels (their own process groups), then exit at once."""
+    """Kill this worker's kernels, then exit at once."""
     for manager in list(_RUNNING_KERNELS):
-        pid = getattr(getattr(manager, "provisioner", None), "pid", None)
-        if pid:
-            with contextlib.suppress(OSError):
-                os.killpg(pid, signal.SIGKILL)  # jupyter_client starts it in a new session
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        _kill(manager)
     os._exit(1)
 
 

@@ -1,6 +1,9 @@
-# Sphinx configuration of the reports site. oda_data.reports.site copies this
-# folder into the site's Sphinx source folder (<output>/.sphinx/src) and writes
-# index.md, reports/<name>.ipynb and _extra/ beside it.
+# Sphinx configuration of the reports site. oda_data.reports.site copies this folder into
+# the site's Sphinx source folder and writes index.md, data.md, reports/<name>.ipynb and
+# _extra/ beside it.
+import html
+import os
+
 project = "ODA security and stability reports"
 html_title = project
 extensions = ["myst_nb"]
@@ -17,15 +20,24 @@ nb_merge_streams = True
 nb_render_markdown_format = "myst"
 # No MathJax (it would come from a CDN): LaTeX outputs fall back to their text.
 nb_mime_priority_overrides = [("html", "text/latex", None)]
+# Raw HTML in Markdown (a notebook's "# Report <img onerror=...>") is shown as text; the
+# site's own HTML comes from its Jinja2 templates through raw directives.
+myst_disable_syntax = ["html_block", "html_inline"]
 myst_enable_extensions = []
+# Only cells tagged "solution" are folded (oda_data.reports.page tags them hide-cell).
+nb_code_prompt_show = "Show the solution"
+nb_code_prompt_hide = "Hide the solution"
 
 html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
 html_css_files = ["site.css"]
-html_extra_path = ["_extra"]  # CSV files, chart images, executed notebooks
+html_extra_path = ["_extra"]  # CSV files, chart images, executed notebooks, data sets
 html_copy_source = False
 html_show_sourcelink = False
 html_last_updated_fmt = None
+# Snippets come from each page's text (oda-page-text.js), which also works from file://.
+html_show_search_summary = False
+html_search_scorer = os.path.join(os.path.dirname(__file__), "_static", "oda-scorer.js")
 html_theme_options = {
     "home_page_in_toc": True,
     "show_toc_level": 2,
@@ -35,7 +47,21 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "navigation_with_keys": False,
     "search_bar_text": "Search the reports...",
+    "navbar_persistent": [],  # one search box: the sidebar's
     "footer_content_items": [],
     "article_footer_items": [],
 }
 html_sidebars = {"**": ["navbar-logo", "search-button-field", "sbt-sidebar-nav.html"]}
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    # sphinx-book-theme writes the title's plain text, unescaped, into the print <h1>.
+    if "pagetitle" in context:
+        context["pagetitle"] = html.escape(str(context["pagetitle"]))
+    if pagename == "search":
+        app.add_js_file("oda-page-text.js")
+        app.add_js_file("oda-search.js")
+
+
+def setup(app):
+    app.connect("html-page-context", _page_context, priority=900)
