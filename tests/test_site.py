@@ -441,7 +441,9 @@ def test_stale_page_shows_the_error_banner(built):
 def test_search_page_text_gives_real_snippets(built):
     out, _ = built
     text = (out / "_static" / "oda-page-text.js").read_text(encoding="utf-8")
-    texts = json.loads(text.split("=", 1)[1].rstrip().rstrip(";"))
+    texts = json.loads(text.splitlines()[0].split("=", 1)[1].rstrip().rstrip(";"))
+    ledes = json.loads(text.splitlines()[1].split("=", 1)[1].rstrip().rstrip(";"))
+    assert ledes["reports/theme-maritime_security"].startswith("Maritime security What")
     assert "Piracy piracy piracy off Somalia." in texts["reports/theme-maritime_security"]
     assert not any("System Settings" in value or re.search(r"<(div|span|p|table)\b", value)
                    for value in texts.values())

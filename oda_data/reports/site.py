@@ -70,7 +70,9 @@ def render(out_dir: Path, manifest: dict, work: Path | None = None) -> None:
     for old in (staging / PAGES).glob("*.html"):
         if old.stem not in pages:
             old.unlink()
-    _run_sphinx(src, staging, doctrees, sphinx)
+    ledes = {f"{PAGES}/{r['name']}": f"{r.get('title') or ''} {r.get('description') or ''}"
+             for r in records if r["name"] in pages}
+    _run_sphinx(src, staging, doctrees, sphinx, ledes)
     published = _publish(staging, out_dir, previous=state.get("files", []))
     atomic_write(sphinx / "state.json", json.dumps({"key": key, "files": published}, indent=1))
 
@@ -274,9 +276,10 @@ def _dictionary() -> dict | None:
 # --------------------------------------------------------------------------- Sphinx
 
 
-def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path) -> None:
+def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dict) -> None:
     """Run Sphinx in this process (a second one would pay about 3 s of imports), then write
-    each page's text for the search page's snippets and ranking (``_static/oda-page-text.js``)."""
+    each page's text, title and description for the search page's snippets and ranking
+    (``_static/oda-page-text.js``)."""
     from docutils import nodes
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
@@ -305,7 +308,8 @@ def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
         raise SiteError(f"Sphinx could not build the site: {failure} (see {work / 'warnings.log'})")
     atomic_write(staging / "_static" / "oda-page-text.js",
-                 "window.ODA_PAGE_TEXT = " + json.dumps(texts, ensure_ascii=True) + ";\n")
+                 "window.ODA_PAGE_TEXT = " + json.dumps(texts, ensure_ascii=True) + ";\n"
+                 "window.ODA_PAGE_LEDE = " + json.dumps(ledes, ensure_ascii=True) + ";\n")
 
 
 def _shown(text) -> bool:
