@@ -83,7 +83,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 MEASURE = """() => {
   const vw = document.documentElement.clientWidth, found = [];
   const round = (x) => Math.round(x);
-  const boxOf = (el) => { let box = el.parentElement;
+  const boxOf = (el) => { let box = el.tagName === 'TABLE' ? el : el.parentElement;
     while (box && box !== document.body && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
     return box; };
   const name = (t) => (t.caption ? t.caption.textContent : (t.querySelector('th') || t).textContent).trim().slice(0, 60);
@@ -106,7 +106,7 @@ MEASURE = """() => {
 # Scrolls a table's box sideways and says whether the first column stayed at the box's left edge.
 FIRST_COLUMN_STAYS = """(index) => {
   const t = document.querySelectorAll('.bd-article table')[index];
-  let box = t.parentElement; while (getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+  let box = t; while (getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
   const cell = t.querySelector('tbody tr > :first-child') || t.querySelector('tr > :first-child');
   const before = cell.getBoundingClientRect().left; box.scrollLeft = 200;
   const after = cell.getBoundingClientRect().left; box.scrollLeft = 0;

@@ -147,15 +147,16 @@ def test_every_csv_link_downloads_a_file_with_numbers(page, site, tmp_path):
             page.goto(f"{base}/{path.relative_to(site).as_posix()}")
             for index in range(page.locator("a[href$='.csv']").count()):
                 link = page.locator("a[href$='.csv']").nth(index)
+                table = "csv-download" in (link.get_attribute("class") or "")  # a table's download, not a data dictionary
                 links += 1
                 with page.expect_download(timeout=10_000) as download:
                     link.click()
                 saved = tmp_path / f"{links}.csv"
                 download.value.save_as(saved)
                 frame = pd.read_csv(saved)
-                if frame.empty or frame.select_dtypes("number").empty:
+                if frame.empty or (table and frame.select_dtypes("number").empty):
                     without_numbers.append(f"{path.name}: {link.get_attribute('href')} ({list(frame.columns)[:6]})")
-    assert links, "no CSV link on any page"
+    assert links, "no CSV link on any page"  # each table's download has a numeric column; every CSV has rows
     assert not without_numbers, f"{len(without_numbers)} of {links} CSV downloads have no numeric column:\n" + "\n".join(without_numbers)
 
 
@@ -231,7 +232,7 @@ def test_a_table_reads_left_aligned_and_wrapped_in_jupyterlab(browser, tmp_path)
 def test_at_1280_px_the_in_page_contents_fold_into_a_button_that_opens_them(page, site):
     page.goto((site / "reports" / "overview-usd.html").as_uri())
     assert not page.locator("div.bd-sidebar-secondary").is_visible()  # its column goes to the tables
-    page.locator(".bd-header button.secondary-toggle").click()
+    page.locator("button.secondary-toggle:visible").first.click()
     drawer = page.locator("dialog.bd-sidebar-secondary[open]")
     drawer.wait_for(state="visible", timeout=5_000)
     assert drawer.bounding_box()["width"] > 200 and "Money, one table per kind" in drawer.inner_text()
