@@ -96,7 +96,7 @@ def prepare(entry: dict, executed: dict, executed_bytes: bytes, pages: dict[str,
     title = entry.get("title") or name
     head = [{"cell_type": "markdown", "metadata": {}, "source": f"# {markdown_escape(title)}"},
             {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": str(parts().header(
-                entry, title, shown_parameters(entry), _data_items(entry.get("data")),
+                entry, title, shown_parameters(entry), [d for d in entry.get("data") or [] if isinstance(d, dict)],
                 f"../{DOWNLOADS}/{name}.ipynb", "../index.html"))}]
     notebook["cells"] = head + cells
     if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5):
@@ -120,15 +120,6 @@ def shown_parameters(entry: dict) -> list[tuple[str, str]]:
         shown.append((str(key), json.dumps(value, ensure_ascii=False) if isinstance(value, str)
                       else repr(value)))
     return shown
-
-
-def _data_items(data) -> list[dict]:
-    items = []
-    for item in data or []:
-        if isinstance(item, dict):
-            rows = item.get("rows")
-            items.append({**item, "rows_text": f"{rows:,} rows" if isinstance(rows, int) else None})
-    return items
 
 
 def markdown_escape(text: str) -> str:

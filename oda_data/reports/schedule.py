@@ -34,8 +34,8 @@ REQUIREMENTS, DATASETS = ("crs",), ("white_paper", "dac_rates", "crs")
 #: How long a report may run, unless its entry or ``--timeout`` says otherwise (seconds).
 DEFAULT_TIMEOUT_S = 30 * 60
 
-# A name becomes a file name in the output folder: keep it portable and unambiguous.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: A report name is a file name in the output folder: portable and unambiguous.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED_NAMES = {"index", "manifest", "search", "genindex", "data", "_static", "_sources"}
 # What a field's type error says was expected, where pydantic's words would not tell a user.
 _EXPECTED = {"name": "a text name", "notebook": "the path of a notebook",
@@ -254,7 +254,7 @@ def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
     entries = []
     for written, resolved, project in matches:
         entry_name = f"{spec.name}-{PurePosixPath(written).stem}" if glob else spec.name
-        if not _SAFE_NAME.match(entry_name) or entry_name.lower() in _RESERVED_NAMES:
+        if not SAFE_NAME.match(entry_name) or entry_name.lower() in _RESERVED_NAMES:
             problems.append(
                 f"{_where(index, entry_name)}, field 'name': {entry_name!r} is not a safe file "
                 "name (letters, digits, '.', '_' and '-', starting with a letter or digit, at "
