@@ -1,19 +1,4 @@
-"""Scheduled reports: schedule -> papermill runs -> manifest -> reports site.
-
-A schedule (``reports/schedule.yaml``) lists the reports to build; each entry
-names a notebook and the parameters to run it with. The modules, in the
-order a build uses them:
-
-* :mod:`.schedule` - read and validate the schedule (:func:`load_schedule`);
-* :mod:`.build` - check the output folder, lock it, plan, run, record (:func:`build_reports`);
-* :mod:`.worker` - run one notebook with papermill in a worker process;
-* :mod:`.manifest` - provenance, the skip key and ``manifest.json``;
-* :mod:`.site`, :mod:`.page` - the reports site rendered from the manifest (Jinja2
-  templates in ``templates/``);
-* :mod:`.cli` - ``oda-data reports build`` and ``oda-data reports list``.
-
-``reports/README.md`` explains scheduling.
-"""
+"""Scheduled reports: schedule -> papermill runs -> manifest -> reports site (reports/README.md)."""
 from __future__ import annotations
 
 from .build import (DEFAULT_OUTPUT, LOCK_NAME, BuildLockedError, OutputFolderError, build_reports,

@@ -173,21 +173,17 @@ class _Build:
                               folder=self.temp)
 
     def _base(self, entry: ReportEntry, parameters: dict, **fields) -> EntryResult:
-        return EntryResult(
-            name=entry.name, title=entry.title, titled=entry.titled,
-            description=entry.description, group=entry.group, teaching=entry.teaching,
-            notebook=entry.notebook, parameters={**entry.defaults, **parameters},
-            given=dict(entry.parameters), requires=list(entry.requires),
-            package_version=self.context["package_version"],
-            git_commit=self.context["git_commit"], **fields)
+        described = ("name", "title", "titled", "description", "group", "teaching", "notebook")
+        return EntryResult(**{name: getattr(entry, name) for name in described},
+                           parameters={**entry.defaults, **parameters}, given=dict(entry.parameters),
+                           requires=list(entry.requires), package_version=self.context["package_version"],
+                           git_commit=self.context["git_commit"], **fields)
 
-    def _has_page(self, entry: ReportEntry) -> bool:
-        """Whether the report has a last good build to keep."""
+    def _has_page(self, entry: ReportEntry) -> bool:  # a last good build to keep
         executed = self.work / EXECUTED_DIR / f"{entry.name}.ipynb"
         return executed.is_file() and self.previous.get(entry.name, {}).get("status") in ("ok", "stale")
 
-    def _pending(self, entry: ReportEntry) -> EntryResult:
-        """A report not finished yet: its last good build while there is one."""
+    def _pending(self, entry: ReportEntry) -> EntryResult:  # not finished yet
         if self._has_page(entry):
             return self._kept(entry, entry.parameters, [])
         return self._base(entry, entry.parameters, status="skipped",

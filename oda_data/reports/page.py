@@ -1,12 +1,4 @@
-"""The copy of an executed notebook that Sphinx reads for one report page.
-
-The executed notebook is never changed; :func:`prepare` returns a new one with
-the report's title as its only top heading, the provenance box (a Jinja2
-template), code shown on teaching pages only, cells tagged ``solution``
-folded, Markdown links to other notebooks pointing at their pages, raw HTML in
-Markdown turned into text, each chart with alt text as an image file of its
-own, and each table's CSV download written from its ``text/csv`` output.
-"""
+"""The copy of an executed notebook that Sphinx reads for one report page (:func:`prepare`)."""
 from __future__ import annotations
 
 import base64
@@ -18,6 +10,7 @@ import io
 import json
 import posixpath
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +31,7 @@ _DOLLAR = '<span class="tex2jax_ignore mathjax_ignore">&#36;</span>'
 
 @dataclass
 class PageFiles:
-    """The notebook Sphinx reads, the files its page links to (site path -> bytes), its
-    findings (the ``findings`` cell's Markdown, or None)."""
+    """The notebook Sphinx reads, the files its page links to, its ``findings`` cell's Markdown."""
 
     notebook: dict
     files: dict[str, bytes] = field(default_factory=dict)
@@ -48,8 +40,8 @@ class PageFiles:
 
 @functools.lru_cache(maxsize=1)
 def templates():
-    """The Jinja2 environment of the site's templates: every value escaped as HTML text,
-    backquotes too (a line of them would end the Markdown fence around raw HTML)."""
+    """The site's Jinja2 templates: every value escaped, backquotes too (a line of them would
+    end the Markdown fence around raw HTML)."""
     import jinja2
     from markupsafe import Markup, escape
 
@@ -61,19 +53,19 @@ def templates():
 
 
 def parts():
-    """The macros of ``templates/parts.html``."""
     return templates().get_template("parts.html").module
 
 
 def prepare(entry: dict, executed: dict, executed_bytes: bytes, pages: dict[str, str]) -> PageFiles:
-    """The notebook copy for ``entry`` (a manifest record); ``pages`` maps a project-relative
-    notebook path to the name of the page built from it."""
+    """The page of ``entry`` (a manifest record): its title as the only top heading, the
+    provenance box, code on teaching pages only, solutions folded, charts as files, CSV
+    downloads. ``pages``: project-relative notebook path -> its page's name."""
     name, teaching = entry["name"], bool(entry.get("teaching"))
     notebook = copy.deepcopy(executed)
     page = PageFiles(notebook=notebook)
     page.files[f"{DOWNLOADS}/{name}.ipynb"] = executed_bytes
     folder = posixpath.dirname(str(entry.get("notebook") or ""))
-    csv_names: dict[str, int] = {}
+    csv_names: Counter = Counter()
     cells = []
     for cell in notebook.get("cells", []):
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
@@ -94,10 +86,11 @@ def prepare(entry: dict, executed: dict, executed_bytes: bytes, pages: dict[str,
         cells.append(cell)
     _drop_first_heading(cells)
     title = entry.get("title") or name
+    data = [item for item in entry.get("data") or [] if isinstance(item, dict)]
+    header = parts().header(entry, title, shown_parameters(entry), data,
+                            f"../{DOWNLOADS}/{name}.ipynb", "../index.html")
     head = [{"cell_type": "markdown", "metadata": {}, "source": f"# {markdown_escape(title)}"},
-            {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": str(parts().header(
-                entry, title, shown_parameters(entry), [d for d in entry.get("data") or [] if isinstance(d, dict)],
-                f"../{DOWNLOADS}/{name}.ipynb", "../index.html"))}]
+            {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": str(header)}]
     notebook["cells"] = head + cells
     if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5):
         for index, cell in enumerate(notebook["cells"]):
@@ -157,7 +150,7 @@ def _drop_first_heading(cells: list[dict]) -> None:
                 return
 
 
-def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: dict,
+def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: Counter,
             page: PageFiles) -> None:
     data = output.get("data") or {}
     if "text/markdown" in data:
@@ -178,16 +171,14 @@ def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: dict
             return
 
 
-def _csv_download(output: dict, entry: dict, csv_names: dict, page: PageFiles) -> None:
+def _csv_download(output: dict, entry: dict, csv_names: Counter, page: PageFiles) -> None:
     """The table's CSV file (its frame, as ``fmt.table`` wrote it), linked under the table."""
     data = output["data"]
     text = _text(data.pop("text/csv"))
     meta = (output.get("metadata") or {}).pop("text/csv", None) or {}
-    slug = re.sub(r"[^a-z0-9]+", "-", str(meta.get("name") or "table").lower()).strip("-")[:80]
-    slug = slug or "table"
-    csv_names[slug] = csv_names.get(slug, 0) + 1
-    if csv_names[slug] > 1:
-        slug = f"{slug}-{csv_names[slug]}"
+    slug = re.sub(r"[^a-z0-9]+", "-", str(meta.get("name") or "").lower()).strip("-")[:80] or "table"
+    csv_names[slug] += 1
+    slug += f"-{csv_names[slug]}" if csv_names[slug] > 1 else ""
     demo = bool(entry.get("demo"))
     if demo:
         rows = list(csv.reader(io.StringIO(text)))

@@ -209,13 +209,15 @@ def _describe(error: ValidationError, model, where: str) -> list[str]:
             unknown.append(name)
             continue
         if kind == "literal_error":
-            message = f"unknown {name} {value!r}; valid: [{item['ctx']['expected'].replace(' or ', ', ')}]"
+            valid = item["ctx"]["expected"].replace(" or ", ", ")
+            message = f"unknown {name} {value!r}; valid: [{valid}]"
         elif kind in ("invalid-json-value", "finite_number"):
             message = (f"parameter {loc[1]!r}: expected text, a number, true/false, null or a "
                        f"list/mapping of those, got {_type_name(value)} {value!r} (quote it to "
                        "pass it as text)")
         elif kind.endswith("_type") or kind in ("missing", "too_short"):
-            message = f"expected {_EXPECTED.get(name, message.lower().removeprefix('input should be '))}, got {_type_name(value)}"
+            wanted = _EXPECTED.get(name, message.lower().removeprefix("input should be "))
+            message = f"expected {wanted}, got {_type_name(value)}"
         problems.append(f"{where}, field '{name}': {message}")
     if unknown:
         problems.insert(0, f"{where}: unknown field(s) {sorted(unknown)}; valid: "
