@@ -7,7 +7,6 @@ build is not run again; every file is moved into place when complete.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import sys
@@ -164,8 +163,8 @@ class _Build:
         finally:
             bar.close()
         render(self.output, self._write(complete=True), self.work)
-        return BuildResult([self.results[entry.name] for entry in self.schedule], self.output,
-                           self.output / "index.html", self.output / MANIFEST_NAME)
+        return BuildResult([self.results[entry.name] for entry in self.schedule],
+                           self.output / "index.html")
 
     def _write(self, *, complete: bool) -> dict:
         entries = [self.results.get(entry.name) or self._pending(entry) for entry in self.schedule]
@@ -270,8 +269,3 @@ class _Build:
         return self._base(entry, task["parameters"], status="failed", error=outcome["error"],
                           data=task["data"], built_at=now(), duration_s=outcome["duration_s"],
                           failed_executed=failed, demo=task["demo"])
-
-
-def read_manifest(output: str | PathLike) -> dict:
-    """The manifest of a build folder (for tools and tests)."""
-    return json.loads((Path(output) / MANIFEST_NAME).read_text(encoding="utf-8"))

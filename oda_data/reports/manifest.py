@@ -81,9 +81,7 @@ class BuildResult:
     """Results of a build, in schedule order; iterate for the entries."""
 
     entries: list[EntryResult]
-    output_dir: Path
     index_path: Path
-    manifest_path: Path
 
     def __iter__(self) -> Iterator[EntryResult]:
         return iter(self.entries)

@@ -126,11 +126,8 @@ class Schedule:
         return [entry.name for entry in self.entries]
 
 
-def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool = True) -> Schedule:
-    """Read and validate a schedule file; :class:`ScheduleError` lists every problem.
-
-    With ``check_files=False`` an entry whose notebook is missing is kept, unchecked.
-    """
+def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE) -> Schedule:
+    """Read and validate a schedule file; :class:`ScheduleError` lists every problem."""
     path = Path(path)
     if not path.is_file():
         raise ScheduleError(f"{path}: no schedule file here (looked for {path.resolve()}); run "
@@ -151,7 +148,7 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
     folders = list(dict.fromkeys([Path.cwd().resolve(), here.parent, here]))
     entries: list[ReportEntry] = []
     for index, raw in enumerate(listed):
-        entries.extend(_entries(index, raw, folders, check_files, problems))
+        entries.extend(_entries(index, raw, folders, problems))
     seen: dict[str, ReportEntry] = {}
     for entry in entries:
         # Case-insensitive: pages must not overwrite each other on macOS or Windows.
@@ -225,8 +222,7 @@ def _describe(error: ValidationError, model, where: str) -> list[str]:
     return problems
 
 
-def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
-             problems: list[str]) -> list[ReportEntry]:
+def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> list[ReportEntry]:
     name = raw.get("name") if isinstance(raw, dict) else None
     where = _where(index, name if isinstance(name, str) else None)
     if not isinstance(raw, dict):
@@ -244,12 +240,10 @@ def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
         problems.append(f"{where}, field 'notebook': {spec.notebook!r}: {matches}")
         return []
     if not matches:
-        if check_files or glob:
-            what = "matches no notebook" if glob else "not found"
-            problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
-                            f"{', '.join(map(str, folders))})")
-            return []
-        matches = [(PurePosixPath(spec.notebook).as_posix(), folders[0] / spec.notebook, folders[0])]
+        what = "matches no notebook" if glob else "not found"
+        problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
+                        f"{', '.join(map(str, folders))})")
+        return []
     requires = tuple(dict.fromkeys(spec.requires))
     data = tuple(dict.fromkeys(spec.data if spec.data is not None
                                else ["white_paper", "dac_rates", *requires]))
@@ -265,13 +259,11 @@ def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
         if resolved.suffix != ".ipynb":
             problems.append(f"{where}, field 'notebook': {written!r} is not a .ipynb notebook")
             continue
-        heading, defaults = "", {}
-        if resolved.is_file():
-            wanted = set(spec.parameters) | ({"crs_source"} if "crs" in requires else set())
-            heading, defaults, trouble = _read_notebook(resolved, wanted)
-            if trouble:
-                problems.append(f"{where}, field 'parameters': {written}: {trouble}")
-                continue
+        wanted = set(spec.parameters) | ({"crs_source"} if "crs" in requires else set())
+        heading, defaults, trouble = _read_notebook(resolved, wanted)
+        if trouble:
+            problems.append(f"{where}, field 'parameters': {written}: {trouble}")
+            continue
         titled = bool(spec.title.strip()) and not glob
         entries.append(ReportEntry(
             name=entry_name, notebook=written, path=resolved, parameters=dict(spec.parameters),
