@@ -180,14 +180,12 @@ def crs_dataset(source: Path, *, demo: bool, previous: list | None = None) -> di
 
 
 def _file_entry(label: str, path: Path, *, date: str | None, rows: int | None) -> dict:
-    digest = hashlib.sha256()
     with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
+        checksum = hashlib.file_digest(stream, "sha256").hexdigest()
     resolved = path.resolve()
     relative = resolved.relative_to(_PACKAGE.parent).as_posix() if _PACKAGE in resolved.parents \
         else path.name
-    return {"label": label, "file": relative, "checksum": digest.hexdigest(), "rows": rows,
+    return {"label": label, "file": relative, "checksum": checksum, "rows": rows,
             "date": date, "demo": False}
 
 

@@ -22,7 +22,7 @@ DEMO_COLUMN, DEMO_VALUE = "data_source", "demonstration data (invented activitie
 SHOWN_ONLY_WITH = {"base_year": ("prices", "constant")}
 TEMPLATES = Path(__file__).with_name("templates")
 
-_H1 = re.compile(r"^#\s+\S")
+_H1 = re.compile(r"\A(?:[ \t]*\n)*#[ \t]+\S[^\n]*\n*")  # a first line that is a top heading
 _IMAGE_SUFFIXES = {"image/svg+xml": ".svg", "image/png": ".png", "image/jpeg": ".jpg"}
 _NOTEBOOK_LINK = re.compile(r"(\[[^\]\n]*\])\(<?([^()\s<>#]+\.ipynb)>?(#[^()\s]*)?\)")
 # fmt.DOLLAR: a "$" MathJax leaves alone; as Markdown text it is "\$" (raw HTML is text here).
@@ -136,18 +136,13 @@ def _markdown(text: str, folder: str, pages: dict[str, str]) -> str:
 
 
 def _drop_first_heading(cells: list[dict]) -> None:
-    """Remove the notebook's first-level heading at the top; the report's title replaces it."""
+    """Remove the notebook's top heading: the report's title replaces it."""
     for cell in cells:
-        if cell.get("cell_type") != "markdown":
-            if cell.get("cell_type") == "code" and cell.get("outputs"):
-                return
-            continue
-        lines = _text(cell["source"]).split("\n")
-        for index, line in enumerate(lines):
-            if line.strip():
-                if _H1.match(line):
-                    cell["source"] = "\n".join(lines[:index] + lines[index + 1:]).strip("\n")
-                return
+        if cell.get("cell_type") == "markdown" and _text(cell["source"]).strip():
+            cell["source"] = _H1.sub("", _text(cell["source"]))
+            return
+        if cell.get("cell_type") == "code" and cell.get("outputs"):
+            return
 
 
 def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: Counter,

@@ -28,11 +28,8 @@ DATA_DIR = "data"
 _CONF_DIR = Path(__file__).with_name("sphinx")
 _README = Path(__file__).resolve().parents[2] / "README.md"
 _CODE = [Path(__file__), Path(__file__).with_name("page.py"), *sorted(TEMPLATES.glob("*"))]
-# What the pages show of a record: build bookkeeping (durations, skip keys) is left out, so
-# that an unchanged rebuild finds the same site key and skips Sphinx.
-_SHOWN_FIELDS = ("name", "title", "titled", "description", "group", "notebook", "parameters",
-                 "status", "error", "reason", "package_version", "git_commit", "built_at",
-                 "executed", "teaching", "demo", "data")
+# Build bookkeeping the pages do not show: an unchanged rebuild finds the same site key.
+_BOOKKEEPING = ("duration_s", "key", "unchanged", "failed_executed")
 
 
 class SiteError(RuntimeError):
@@ -87,7 +84,7 @@ def _pages(work: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[str,
 
 def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
-    shown = [{key: record.get(key) for key in _SHOWN_FIELDS} for record in records]
+    shown = [{k: v for k, v in record.items() if k not in _BOOKKEEPING} for record in records]
     digest.update(json.dumps(shown, sort_keys=True, default=str).encode())
     for name in sorted(pages):
         digest.update(name.encode() + hashlib.sha256(pages[name]).digest())
