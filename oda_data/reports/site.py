@@ -164,12 +164,11 @@ def _item(record: dict, with_page: set[str], notes: dict[str, str]) -> dict:
 
 
 def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
-              findings: dict[str, str] | None = None) -> str:
+              findings: dict[str, str]) -> str:
     """The home page's MyST Markdown (``templates/index.md``)."""
     from markdown_it import MarkdownIt
     from markupsafe import Markup
 
-    findings = findings or {}
     problems = [_item(r, with_page, notes) for r in records if r.get("status") in PROBLEMS]
     groups = []
     for group in list(GROUPS) + sorted({str(r.get("group")) for r in records} - set(GROUPS)):
