@@ -26,25 +26,26 @@ JAPAN = 701  #: the default donor
 _REFERENCE = {"EUR": 918, "CHF": 11}  # currencies of several providers: whose rate is the currency's
 
 
-@lru_cache(maxsize=2)
-def _read(name: str) -> pd.DataFrame:
-    with resources.files("oda_data").joinpath(f"data/{name}").open("rb") as fh:
+@lru_cache(maxsize=1)
+def _read() -> pd.DataFrame:
+    with resources.files("oda_data").joinpath("data/dac_rates.csv").open("rb") as fh:
         return pd.read_csv(fh, dtype={"donor_code": "int64", "year": "int64", "iso3": "string"})
 
 
 def dac_rates() -> pd.DataFrame:
     """The shipped table (columns: ``data/dac_rates.md``), a row per DAC donor code and year."""
-    return _read("dac_rates.csv").copy()
+    return _read().copy()
 
 
 def rates_table() -> pd.DataFrame:
     """Japan 2000-2023 (the White Paper notebooks' years) by year: ``jpy_per_usd``, ``deflator_2022``."""
-    return _read("dac_japan_rates.csv").set_index("year").sort_index()
+    japan = _read().query(f"donor_code == {JAPAN} and 2000 <= year <= 2023").set_index("year").sort_index()
+    return japan[["exchange_rate", "deflator"]].set_axis(["jpy_per_usd", "deflator_2022"], axis="columns")
 
 
 @lru_cache(maxsize=1)
 def _facts() -> tuple[dict, dict, tuple]:  # (donor, year) -> (currency, rate, deflator); donor -> (name, iso3)
-    t = _read("dac_rates.csv")
+    t = _read()
     entries = {(d, y): (c, r, f) for d, y, c, r, f in zip(t.donor_code, t.year, t.currency, t.exchange_rate, t.deflator)}
     donors = {int(c): (n, "" if pd.isna(i) else i) for c, n, i in zip(t.donor_code, t.donor_name, t.iso3)}
     return entries, donors, tuple(dict.fromkeys(("USD", "JPY", *sorted(t.currency.unique()))))
