@@ -1,9 +1,6 @@
-"""oda_data: ODA for security and stability, from Japan's White Paper and the OECD CRS.
+"""oda_data: ODA for security and stability, from Japan's White Paper and the OECD CRS (the analysis: the notebooks).
 
-``oda_data.white_paper()``, ``read_crs``, ``convert``, ``fmt`` (numbers in words) and ``style`` (charts):
-the analysis itself lives in the notebooks. PyPI's ``oda-data`` (ONE Campaign) also imports as
-``oda_data``: do not install both; this distribution is ``oda-security-notebooks``.
-"""
+Not PyPI's ``oda-data`` (ONE Campaign), which also imports as ``oda_data``: do not install both."""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version as _version
@@ -20,4 +17,6 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["KINDS", "REPORT_YEAR", "REGIONS", "THEMES", "DataFileError", "__version__", "convert", "convert_amount", "dac_rates", "deflator", "exchange_rate", "fmt", "money_label", "read_crs", "stated_in", "style", "tag_themes", "theme_label", "white_paper"]
+__all__ = ["KINDS", "REPORT_YEAR", "REGIONS", "THEMES", "DataFileError", "__version__", "convert", "convert_amount",
+           "dac_rates", "deflator", "exchange_rate", "fmt", "money_label", "read_crs", "stated_in", "style",
+           "tag_themes", "theme_label", "white_paper"]

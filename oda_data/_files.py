@@ -1,9 +1,5 @@
-"""Atomic file writes shared by the reports, the CRS cache and the downloader.
-
-A file goes first to a hidden temporary file in the same folder (``.<name>.<random><suffix>``,
-:data:`TEMP_SUFFIX`), then :func:`os.replace` moves it over its name: readers see the old file or
-the whole new one; the clean-ups (``oda-data cache clear``, ``reports build``) find the leftovers.
-"""
+"""Atomic file writes (reports, CRS cache, downloads): a hidden temporary file beside the target, then
+:func:`os.replace`, so a reader sees the old file or the whole new one, never half of it."""
 from __future__ import annotations
 
 import contextlib
@@ -20,11 +16,8 @@ TEMP_SUFFIX = ".tmp"
 @contextlib.contextmanager
 def temporary_beside(path: str | PathLike, *, suffix: str = TEMP_SUFFIX,
                      folder: str | PathLike | None = None) -> Iterator[Path]:
-    """Yield a new, empty temporary file beside ``path`` (or in ``folder``, same file system); remove it on exit.
-
-    Move it over ``path`` with :func:`publish` inside the ``with`` block; whatever is left on exit
-    (an exception, an unfinished write) is deleted. ``suffix``: the name's end (``.tmp.ipynb``).
-    """
+    """A new, empty temporary file beside ``path`` (or in ``folder``, same file system) for :func:`publish`; whatever
+    is left of it on exit (an exception, an unfinished write) is deleted."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(dir=folder or path.parent, prefix=f".{path.name}.",
                                          suffix=suffix)
@@ -41,8 +34,7 @@ def publish(temporary: str | PathLike, target: str | PathLike) -> None:
     os.replace(temporary, target)
 
 
-def atomic_write(path: str | PathLike, data: str | bytes, *,
-                 folder: str | PathLike | None = None) -> None:
+def atomic_write(path: str | PathLike, data: str | bytes, *, folder: str | PathLike | None = None) -> None:
     """Write ``data`` (text as UTF-8) to ``path`` through a temporary file and ``os.replace``."""
     path = Path(path)
     with temporary_beside(path, folder=folder) as temporary:

@@ -1,9 +1,5 @@
-"""Text safe to print in a message: from a file, a server or a failed notebook.
-
-ANSI escapes, carriage returns, newlines and bidirectional overrides in a header, a cell or a file
-name could clear, overwrite, forge or reorder what is shown: every message quoting such text
-passes it through :func:`printable`.
-"""
+"""Text from a file, a server or a failed notebook made safe to print: its control characters (ANSI escapes, carriage
+returns, bidirectional overrides) could clear, forge or reorder what a message shows."""
 from __future__ import annotations
 
 import re
@@ -17,8 +13,7 @@ def _escaped(match: re.Match) -> str:
 
 
 def printable(text) -> str:
-    """``text`` (any object, via ``str``) with every control character escaped as ``\\xNN``/``\\uNNNN``; letters of
-    every script, accents and emoji kept."""
+    """``str(text)`` with every control character escaped (``\\xNN``, ``\\uNNNN``); letters of every script kept."""
     return _UNSAFE.sub(_escaped, str(text))
 
 

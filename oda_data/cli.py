@@ -35,30 +35,19 @@ def whole_number(minimum: int):
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
-        prog="oda-data",
-        description="ODA for security and stability: reports, OECD CRS data, cache.",
-    )
+    parser = argparse.ArgumentParser(prog="oda-data",
+                                     description="ODA for security and stability: reports, OECD CRS data, cache.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2
+    handler = getattr(args, "handler", None) or help_handler(parser)
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:

@@ -1,10 +1,5 @@
-"""White Paper records as the chapter states them and in a money basis, honestly rounded.
-
-What the White Paper notebooks share, once: the set-up (:func:`chapter`), a record's figures in
-words (the amount with its restatement, the amount in the basis at the chapter's precision, people
-in the chapter's measure), the record table and the amount chart. Selecting, grouping, comparing
-and the sentences stay in the notebooks. ``basis``: :func:`oda_data.params.check_money_basis`.
-"""
+"""What the White Paper notebooks share, once: the set-up, a record's figures in words (as stated and in a money
+basis, honestly rounded), the record table and the amount chart; the analysis stays in the notebooks."""
 from __future__ import annotations
 
 import textwrap
@@ -24,18 +19,15 @@ MEASURES = {"human resources development": "Human resources development (pledged
 
 
 def chapter(basis) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The records (each amount also in ``basis``, column ``value``) and the restatements, by :func:`split_restatements`."""
+    """The records (amounts also in ``basis``, column ``value``) and the restatements (:func:`split_restatements`)."""
     wp = convert(white_paper(), to=basis.currency, prices=basis.prices, base_year=basis.base_year,
                  column="value", default_year=REPORT_YEAR)
     return split_restatements(wp)
 
 
 def split_restatements(wp: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The records, and the restatements (``equivalent_of`` set) indexed by the record they restate.
-
-    A restatement (the Africa pledge again in yen) is the same money in a second
-    currency: it is shown beside its record, never as a record or a pledge of its own.
-    """
+    """The records, and the restatements (``equivalent_of`` set) by the record they restate: the same money in a
+    second currency (the Africa pledge in yen), shown beside its record, never as a record of its own."""
     restatements = wp.dropna(subset=["equivalent_of"]).set_index("equivalent_of")
     return wp[wp["equivalent_of"].isna()].reset_index(drop=True), restatements
 
@@ -77,8 +69,7 @@ def in_basis(row, restatements: pd.DataFrame, basis, value: str = "value") -> st
 
 
 def people_text(row) -> str:
-    """People in the chapter's words: "human resources development for approximately 20,000 people",
-    "2,000 personnel to be trained", "65 graduates from 39 countries"."""
+    """People in the chapter's measure and words ("human resources development for approximately 20,000 people")."""
     if row.people_measure == "human resources development":
         text = f"human resources development for {fmt.count(row.people, 'people', approximate=bool(row.approximate))}"
     else:
@@ -144,17 +135,19 @@ def amount_chart(bars: pd.DataFrame, basis, title: str, alt: str) -> None:
     kinds = list(dict.fromkeys(k for k in style.KIND_COLORS if k in set(bars["kind"])))
     ax.legend([plt.Rectangle((0, 0), 1, 1, color=style.KIND_COLORS[k]) for k in kinds], kinds, loc="lower right")
     style.finish(ax, title=title, note="Log scale; no bar is a sum")
-    style.show(fig, alt=alt + "; ".join(f"{r.description} ({r.kind}, {r.region}): {r.shown}" for r in bars.itertuples()))
+    described = "; ".join(f"{r.description} ({r.kind}, {r.region}): {r.shown}" for r in bars.itertuples())
+    style.show(fig, alt=alt + described)
 
 
 def method_note(basis) -> str:
     """How money is shown (only on a page that shows money), and what is the package's reading."""
     first, last = dac_years()
-    return (f"**How money is shown.** Amounts are in {basis.label}. The chapter states each in US dollars or yen (\"as the "
-            f"chapter states it\"); the other column converts that figure with the OECD DAC exchange rates and deflators for "
-            f"Japan that ship with the package ({first}–{last}): over a period with the mean of its years, else in the "
-            f"record's year, else in {REPORT_YEAR}, the year the chapter reports on. A converted amount keeps the precision "
-            f"and the \"approximately\" of the chapter's figure; where the chapter gives the amount in the chosen currency "
-            f"itself, that figure is the one converted. Figures of different kinds, measures or periods are never added. "
-            f"Themes, regions, kinds and the descriptions are the package's reading of the chapter; \"the package's note\" "
-            f"says where it reads more into the text or leaves a field empty.")
+    return (f"**How money is shown.** Amounts are in {basis.label}. The chapter states each in US dollars or yen (\"as "
+            f"the chapter states it\"); the other column converts that figure with the OECD DAC exchange rates and "
+            f"deflators for Japan that ship with the package ({first}–{last}): over a period with the mean of its "
+            f"years, else in the record's year, else in {REPORT_YEAR}, the year the chapter reports on. A converted "
+            f"amount keeps the precision and the \"approximately\" of the chapter's figure; where the chapter gives "
+            f"the amount in the chosen currency itself, that figure is the one converted. Figures of different kinds, "
+            f"measures or periods are never added. Themes, regions, kinds and the descriptions are the package's "
+            f"reading of the chapter; \"the package's note\" says where it reads more into the text or leaves a field "
+            f"empty.")

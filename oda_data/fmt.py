@@ -1,9 +1,6 @@
-"""The one place that turns numbers into words: money, counts, percent, periods, tables.
+"""The one place that turns numbers into words (money, counts, percent, periods) and frames into tables.
 
-Honest rounding: a figure never shows more precision than its source ("approximately $6
-billion" in yen is "approximately ¥0.7 trillion", not "¥663 billion"). A "$" in Markdown is
-:data:`DOLLAR` (an entity in a span MathJax 2 and 3 skip), never TeX; :func:`table` does the same.
-"""
+A figure never shows more precision than its source; a "$" is never TeX (:data:`DOLLAR`, ``&#36;`` in tables)."""
 from __future__ import annotations
 
 import hashlib
@@ -18,20 +15,17 @@ from typing import Callable, Iterable, Mapping
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-__all__ = ["DOLLAR", "MATHJAX_IGNORE", "SYMBOLS", "count", "escape", "join", "markdown", "money", "number", "percent", "period", "round_half_up", "scale", "significant_figures", "Table", "table"]
-
 #: Currency symbols used in prose, charts and tables.
 SYMBOLS = {"USD": "$", "JPY": "¥"}
 #: CSS classes that MathJax 2 and MathJax 3 leave untypeset.
 MATHJAX_IGNORE = "tex2jax_ignore mathjax_ignore"
-#: How a "$" is written in Markdown (see the module docstring).
+#: How a "$" is written in Markdown: an entity in a span that MathJax 2 and 3 skip.
 DOLLAR = f'<span class="{MATHJAX_IGNORE}">&#36;</span>'
 
 _SCALES = ((Decimal("1e12"), "trillion"), (Decimal("1e9"), "billion"), (Decimal("1e6"), "million"))
 #: Significant figures shown when the caller does not say (a computed figure).
 _DEFAULT_SIG = 3
 _SINGULAR = {"people": "person", "countries": "country", "activities": "activity", "staff": "staff"}
-
 
 
 def _decimal(value, what: str) -> Decimal:
@@ -77,15 +71,9 @@ def number(value, decimals: int | None = None) -> str:
     return _plain(value_d)
 
 
-
 def money(amount, currency: str = "USD", *, approximate: bool = False, sig: int | None = None) -> str:
-    """An amount (whole units of ``currency``, "USD" or "JPY") for a sentence, a chart or a table cell.
-
-    ``approximate`` prefixes the chapter's "approximately " (keep it on converted figures); ``sig`` keeps
-    the source's significant figures, zeros included ("¥0.50 billion"), and goes one scale up rather
-    than show digits it has not ("¥0.7 trillion", not "¥700 billion"). Default: up to three, so a stated
-    figure shows as stated ("$15.1 million", "$6 billion"). Plain text: :func:`escape` it for Markdown.
-    """
+    """An amount of ``currency`` in words; ``sig``: the source's significant figures, zeros kept ("¥0.50 billion"),
+    one scale up rather than digits it has not ("¥0.7 trillion"); default up to three, a stated figure as stated."""
     if currency not in SYMBOLS:
         raise ValueError(f"fmt.money: unknown currency {currency!r}; expected one of: {', '.join(SYMBOLS)}")
     if sig is not None and (isinstance(sig, bool) or not isinstance(sig, int) or sig < 1):
@@ -119,7 +107,6 @@ def scale(largest) -> tuple[float, str]:
         if largest >= size:
             return float(size), word
     return 1.0, ""
-
 
 
 def count(n, noun: str | None = None, *, approximate: bool = False) -> str:
@@ -238,15 +225,14 @@ class Table(Styler):
 
 def table(df: pd.DataFrame, formats: Mapping[str, str | Callable] | None = None, caption: str | None = None, *,
           csv_only: Iterable[str] = ()) -> Table:
-    """``df`` (index hidden) as a :class:`Table` for notebooks and the site: deterministic (its id derives from
-    the content), cells HTML-escaped ("$" as ``&#36;``), missing values blank, classed :data:`MATHJAX_IGNORE`,
-    styled by :data:`TABLE_STYLES`. ``formats``: column -> format string or function (others: thousands
-    separators, at most two decimals); ``caption`` names the CSV; ``csv_only`` columns are in the CSV, not shown."""
+    """``df`` as a deterministic, HTML-escaped :class:`Table`; ``formats``: column -> format string or function
+    (others: thousands separators, at most two decimals); ``csv_only`` columns are in the CSV only."""
     formats, csv_only = dict(formats or {}), list(csv_only)
     for what, names in (("formats", formats), ("csv_only", csv_only)):
         unknown = [column for column in names if column not in df.columns]
         if unknown:
-            raise ValueError(f"fmt.table: {what} name column(s) {unknown} not in the table; columns: {list(df.columns)}")
+            raise ValueError(f"fmt.table: {what} name column(s) {unknown} not in the table; "
+                             f"columns: {list(df.columns)}")
     content = df.to_csv(index=False) + "\n" + repr(sorted(map(str, formats))) + repr(csv_only) + "\n" + (caption or "")
     uuid = "oda_" + hashlib.sha256(content.encode()).hexdigest()[:10]
     styler = Table(df, uuid=uuid, cell_ids=False)

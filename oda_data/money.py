@@ -1,12 +1,6 @@
-"""Money in one currency and one price base, for every DAC provider (table: ``data/dac_rates.md``).
+"""Money in one currency and price base by the DAC method, for every DAC provider (default Japan, 701).
 
-DAC method: current USD at the year's average rate, then constant prices by dividing
-by the donor's DAC deflator (USD terms, ``base_year`` = 100); constant yen are constant
-dollars at the base year's rate. Default donor: Japan (701). A currency's rate is the
-donor's when it reports in it, else its provider's (EUR: EU Institutions, 918; CHF: 11).
-An amount over a period takes the **mean of the rates and deflators of its years** (as
-if spent evenly); an open period ("since 2007") ends at ``default_year``: the package's
-conventions, not the chapter's, which does not say when the money was spent.
+The table: ``data/dac_rates.md``; the method and the package's conventions for periods: the README.
 """
 from __future__ import annotations
 
@@ -26,26 +20,27 @@ JAPAN = 701  #: the default donor
 _REFERENCE = {"EUR": 918, "CHF": 11}  # currencies of several providers: whose rate is the currency's
 
 
-@lru_cache(maxsize=2)
-def _read(name: str) -> pd.DataFrame:
-    with resources.files("oda_data").joinpath(f"data/{name}").open("rb") as fh:
+@lru_cache(maxsize=1)
+def _read() -> pd.DataFrame:
+    with resources.files("oda_data").joinpath("data/dac_rates.csv").open("rb") as fh:
         return pd.read_csv(fh, dtype={"donor_code": "int64", "year": "int64", "iso3": "string"})
 
 
 def dac_rates() -> pd.DataFrame:
     """The shipped table (columns: ``data/dac_rates.md``), a row per DAC donor code and year."""
-    return _read("dac_rates.csv").copy()
+    return _read().copy()
 
 
 def rates_table() -> pd.DataFrame:
     """Japan 2000-2023 (the White Paper notebooks' years) by year: ``jpy_per_usd``, ``deflator_2022``."""
-    return _read("dac_japan_rates.csv").set_index("year").sort_index()
+    japan = _read().query(f"donor_code == {JAPAN} and 2000 <= year <= 2023").set_index("year").sort_index()
+    return japan[["exchange_rate", "deflator"]].set_axis(["jpy_per_usd", "deflator_2022"], axis="columns")
 
 
 @lru_cache(maxsize=1)
 def _facts() -> tuple[dict, dict, tuple]:  # (donor, year) -> (currency, rate, deflator); donor -> (name, iso3)
-    t = _read("dac_rates.csv")
-    entries = {(d, y): (c, r, f) for d, y, c, r, f in zip(t.donor_code, t.year, t.currency, t.exchange_rate, t.deflator)}
+    t = _read()
+    entries = dict(zip(zip(t.donor_code, t.year), zip(t.currency, t.exchange_rate, t.deflator)))
     donors = {int(c): (n, "" if pd.isna(i) else i) for c, n, i in zip(t.donor_code, t.donor_name, t.iso3)}
     return entries, donors, tuple(dict.fromkeys(("USD", "JPY", *sorted(t.currency.unique()))))
 
@@ -173,24 +168,17 @@ def convert_amount(amount: float, currency: str, *, year: int | None = None, per
     """
     _check(currency, to, prices=prices)
     donor = None if donor is None else _donor(donor)
-    rate_from, deflated, rate_to = _parts(currency, _years(year, period_start, period_end), to, prices, base_year, donor)
-    return amount / rate_from / deflated * rate_to
+    rate_in, deflated, rate_out = _parts(currency, _years(year, period_start, period_end), to, prices, base_year, donor)
+    return amount / rate_in / deflated * rate_out
 
 
 def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", base_year: int = 2022,
             amount: str | Sequence[str] = "amount", currency: str = "currency", column: str | None = None,
             default_year: int | None = None, donor: int | str | None = None,
             fallback_donor: int | None = None) -> pd.DataFrame:
-    """Return a copy of ``frame`` with its amounts also in one currency and price base.
+    """A copy of ``frame`` with each ``amount`` column also as ``<amount>_<to>_<prices>`` (or ``column``), same unit.
 
-    ``amount``: the column(s) of amounts; each gets ``<amount>_<to>_<prices>`` (or
-    ``column``), same unit. ``currency``: the column of codes, or one code for all
-    rows (``"USD"``: CRS). ``donor``: a DAC provider code or the column of codes
-    (``"donor_code"``); default Japan. A donor the table lacks is an error unless
-    ``fallback_donor`` says whose rates to use (the analyst's choice: 20002
-    Multilaterals). Years: the row's period, else ``year``, else ``default_year``
-    (the White Paper's ``REPORT_YEAR``), which ends an open period. Errors name the row.
-    """
+    ``currency`` and ``donor``: a column or one code for all rows; an error names the row (README: the arguments)."""
     _check(to, prices=prices)
     by_column = isinstance(donor, str)
     _entry(_donor(None if by_column else donor), base_year, "base_year")
@@ -198,7 +186,8 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
     fixed = currency if currency not in frame.columns and currency in _facts()[2] else None
     missing = [c for c in (*amounts, *([] if fixed else [currency]), *([donor] if by_column else [])) if c not in frame]
     if missing or not amounts:
-        raise KeyError(f"convert() needs column(s) {missing or 'an amount column'}; the frame has {list(frame.columns)}")
+        raise KeyError(f"convert() needs column(s) {missing or 'an amount column'}; "
+                       f"the frame has {list(frame.columns)}")
     fallback = None if fallback_donor is None else _donor(fallback_donor)
 
     def cells(name, default=None) -> list:
@@ -216,10 +205,12 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
         key = (code, default_year if year is None else year, start, end, who)
         try:
             if has_amount and key not in parts:
-                parts[key] = _parts(code, _years(*key[1:4]), to, prices, base_year, None if who is None else _donor(who))
+                parts[key] = _parts(code, _years(*key[1:4]), to, prices, base_year,
+                                    None if who is None else _donor(who))
         except ValueError as error:
             hint = "; pass fallback_donor= for donors the table lacks" if "unknown donor" in str(error) else ""
-            raise ValueError(f"cannot convert {record if _present(record) else f'row {index!r}'}: {error}{hint}") from None
+            where = record if _present(record) else f"row {index!r}"
+            raise ValueError(f"cannot convert {where}: {error}{hint}") from None
         found.append(parts[key] if has_amount else (np.nan,) * 3)
     rate_from, deflated, rate_to = np.array(found, dtype="float64").reshape(-1, 3).T
     out = frame.copy()
@@ -231,12 +222,8 @@ def convert(frame: pd.DataFrame, *, to: str = "USD", prices: str = "current", ba
 
 
 def stated_in(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """The amount the chapter itself gives in ``currency`` for each row, if any.
-
-    A row restated by another record (``equivalent_of``: "$120 million (approximately
-    ¥14 billion)") gives that record's, and the other way round: the chapter's figure
-    and "approximately", not a conversion. ``stated_amount`` (NaN: none), ``stated_approximate``.
-    """
+    """The amount the chapter itself gives in ``currency`` for each row (``stated_amount``, NaN: none), with its
+    ``stated_approximate``: a restatement's (``equivalent_of``) figure counts, never a conversion."""
     _check(currency)
     by_id = frame.set_index("record_id")[["amount", "currency", "approximate"]]
     pairs = dict(frame.dropna(subset=["equivalent_of"])[["record_id", "equivalent_of"]].itertuples(index=False))
@@ -254,7 +241,3 @@ def money_label(to: str, prices: str, base_year: int = 2022) -> str:
     """A short unit label for axes and tables, e.g. ``"USD, constant 2022 prices"``."""
     _check(to)
     return f"{to}, current prices" if prices == "current" else f"{to}, constant {base_year} prices"
-
-
-__all__: Sequence[str] = ("CURRENCIES", "JAPAN", "PRICES", "convert", "convert_amount", "dac_rates", "deflator",
-                          "exchange_rate", "money_label", "rates_table", "stated_in")

@@ -1,10 +1,5 @@
-"""Notebook parameters checked with messages that say what to pass instead.
-
-A bad value stops the notebook (the cell after ``parameters``) with a :class:`ParameterError`
-that names the parameter, the value and the valid choices, e.g. ``parameter 'theme' =
-'pirates' is not valid; choose one of: police_capacity, ...``: papermill shows it to whoever
-ran the report, so it must be enough on its own to fix the call.
-"""
+"""Notebook parameters checked: a :class:`ParameterError` names the parameter, the value and the valid choices,
+enough on its own to fix the call (papermill shows it to whoever ran the report)."""
 from __future__ import annotations
 
 import difflib
@@ -38,7 +33,8 @@ def check_choices(name: str, values, choices: Iterable) -> tuple:
         return tuple(choices)
     items = [values] if isinstance(values, str) or not isinstance(values, Iterable) else list(values)
     if not items:
-        raise ParameterError(f"parameter {name!r} is empty; choose some of: {', '.join(map(str, choices))} (or None for all)")
+        raise ParameterError(f"parameter {name!r} is empty; choose some of: {', '.join(map(str, choices))} "
+                             "(or None for all)")
     return tuple(dict.fromkeys(check_choice(name, item, choices) for item in items))
 
 
@@ -78,14 +74,15 @@ def dac_years() -> tuple[int, int]:
 
 def check_year(name: str, value, first: int | None = None, last: int | None = None) -> int:
     """``value`` as an int if it is a whole year in ``first``..``last`` (default: the DAC table's years)."""
-    table_first, table_last = dac_years()
-    first, last = table_first if first is None else first, table_last if last is None else last
-    where = " (the years of the DAC exchange-rate and deflator table)" if (first, last) == (table_first, table_last) else ""
-    whole = (isinstance(value, Integral) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
-    if not whole or not first <= int(value) <= last:
+    table = dac_years()
+    first, last = table[0] if first is None else first, table[1] if last is None else last
+    where = " (the years of the DAC exchange-rate and deflator table)" if (first, last) == table else ""
+    integral = isinstance(value, Integral) and not isinstance(value, bool)
+    if not (integral or isinstance(value, float) and value.is_integer()) or not first <= int(value) <= last:
         hint = (f" (pass it as a number, {value.strip()}, not a string)"
                 if isinstance(value, str) and value.strip().isdigit() else "")
-        raise ParameterError(f"parameter {name!r} = {value!r} is not valid; choose a year from {first} to {last}{where}{hint}")
+        raise ParameterError(f"parameter {name!r} = {value!r} is not valid; choose a year from {first} to {last}"
+                             f"{where}{hint}")
     return int(value)
 
 
@@ -119,7 +116,6 @@ class MoneyBasis:
 
 
 def check_money_basis(currency="USD", prices="current", base_year=2022) -> MoneyBasis:
-    """The three money parameters the notebooks share, checked: ``check_money_basis("JPY", "constant", 2020).label``
-    is ``'JPY, constant 2020 prices'``."""
+    """The three money parameters the notebooks share, checked, as one :class:`MoneyBasis`."""
     return MoneyBasis(currency=check_choice("currency", currency, CURRENCIES),
                       prices=check_choice("prices", prices, PRICES), base_year=check_year("base_year", base_year))

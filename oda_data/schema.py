@@ -26,9 +26,7 @@ _year = dict(nullable=True, coerce=True, checks=pa.Check.in_range(1980, 2030))
 
 WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
     {
-        "record_id": pa.Column(
-            str, unique=True, checks=pa.Check.str_matches(r"^WP-[A-Z]{2,4}-\d{2}$")
-        ),
+        "record_id": pa.Column(str, unique=True, checks=pa.Check.str_matches(r"^WP-[A-Z]{2,4}-\d{2}$")),
         "theme": pa.Column(str, checks=pa.Check.isin(list(THEMES))),
         "region": pa.Column(str, checks=pa.Check.isin(list(REGIONS))),
         "recipients": pa.Column(str, **_text),
@@ -54,7 +52,6 @@ WHITE_PAPER_SCHEMA = pa.DataFrameSchema(
     checks=[
         pa.Check(
             lambda df: df["amount"].isna() == df["currency"].isna(),
-            element_wise=False,
             error="an amount needs a currency and a currency needs an amount",
             name="amount_has_currency",
         ),

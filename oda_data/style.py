@@ -1,10 +1,5 @@
-"""The house chart style and how a chart reaches the page: ``style.use()`` once, draw,
-``style.finish(ax, title=..., source=style.SOURCE)``, ``style.show(fig, alt=...)``.
-
-:func:`show` displays a deterministic SVG (fixed ids, no date: nbval compares it), cropped to
-all it draws (a legend or source line beside the axes stays whole), its alt text in
-``text/plain`` and in metadata ``{"image/svg+xml": {"alt": alt}}``. Log axes read 10, 100, 1,000.
-"""
+"""The house chart style: ``style.use()`` once, draw, ``style.finish(ax, ...)``, then ``style.show(fig, alt=...)``,
+a deterministic SVG (nbval compares it) with its alt text."""
 from __future__ import annotations
 
 import html
@@ -19,8 +14,6 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
 
-__all__ = ["KIND_COLORS", "THEME_COLORS", "SOURCE", "context", "finish", "path", "show", "svg", "theme_color", "use"]
-
 #: The source line for charts of the White Paper dataset.
 SOURCE = "Source: Japan's ODA White Paper 2018, ch. (3) Assistance for Security and Stability"
 #: One colour per kind of record, the same in every chart (Okabe-Ito palette).
@@ -28,9 +21,10 @@ KIND_COLORS = {"pledge": "#0072B2", "achievement": "#009E73", "contribution": "#
                "disbursement": "#CC79A7", "output": "#56B4E9", "initiative": "#999999"}
 #: One colour per theme (oda_data.THEMES ids), the same in every chart that shows themes:
 #: Paul Tol's colour-blind-safe "muted" palette, nine colours, one each.
-THEME_COLORS = {"police_capacity": "#332288", "counter_terrorism": "#CC6677", "transnational_organized_crime": "#DDCC77",
-                "drug_trafficking": "#117733", "trafficking_in_persons": "#88CCEE", "money_laundering": "#882255",
-                "maritime_security": "#44AA99", "outer_space": "#999933", "cyberspace": "#AA4499"}
+THEME_COLORS = {"police_capacity": "#332288", "counter_terrorism": "#CC6677",
+                "transnational_organized_crime": "#DDCC77", "drug_trafficking": "#117733",
+                "trafficking_in_persons": "#88CCEE", "money_laundering": "#882255", "maritime_security": "#44AA99",
+                "outer_space": "#999933", "cyberspace": "#AA4499"}
 _SVG_RC, _SVG_METADATA = {"svg.hashsalt": "oda_data", "svg.fonttype": "none"}, {"Date": None, "Creator": None}
 
 
@@ -39,7 +33,8 @@ def theme_color(theme_id: str) -> str:
     try:
         return THEME_COLORS[theme_id]
     except KeyError:
-        raise ValueError(f"style.theme_color: unknown theme {theme_id!r}; expected one of: {', '.join(THEME_COLORS)}") from None
+        raise ValueError(f"style.theme_color: unknown theme {theme_id!r}; "
+                         f"expected one of: {', '.join(THEME_COLORS)}") from None
 
 
 def path() -> Path:

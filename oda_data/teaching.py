@@ -1,6 +1,5 @@
-"""The check engine of the teaching walkthroughs. Each exercise (``data/exercises.yaml``, declared below) gives the
-pandas that answers it (the notebook's folded solution cell too), typical mistakes and what to say; the right answer
-is computed from that pandas at every check, never typed in."""
+"""The check engine of the teaching walkthroughs: each exercise of ``data/exercises.yaml`` gives the pandas that answers
+it, typical mistakes and what to say; the right answer is computed from that pandas at every check, never typed in."""
 from __future__ import annotations
 
 import numbers

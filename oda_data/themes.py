@@ -1,8 +1,5 @@
-"""The security and stability themes of the White Paper chapter.
-
-``THEMES`` is the single list of theme ids used everywhere: in the White Paper
-dataset, in notebook parameters and in the CRS theme tagging.
-"""
+"""The chapter's security and stability themes: the one list of theme ids of the dataset, the notebook parameters
+and the CRS theme tagging."""
 from __future__ import annotations
 
 from types import MappingProxyType
@@ -28,6 +25,4 @@ def theme_label(theme_id: str) -> str:
     try:
         return THEMES[theme_id]
     except KeyError:
-        raise ValueError(
-            f"unknown theme {theme_id!r}; expected one of: {', '.join(THEMES)}"
-        ) from None
+        raise ValueError(f"unknown theme {theme_id!r}; expected one of: {', '.join(THEMES)}") from None

@@ -1,12 +1,7 @@
-"""The White Paper dataset: every figure of the chapter, one record each.
-
-``data/white_paper.csv`` is curated by hand from the chapter "(3) Assistance for Security and
-Stability" of Japan's ODA White Paper 2018; :func:`white_paper` loads, types and validates it
-against :data:`oda_data.schema.WHITE_PAPER_SCHEMA`.
-"""
+"""The White Paper dataset (``data/white_paper.csv``, curated by hand): every figure of the chapter, one record each,
+typed and validated against :data:`oda_data.schema.WHITE_PAPER_SCHEMA`."""
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from importlib import resources
 from os import PathLike
@@ -35,11 +30,8 @@ def default_path() -> Path:
 
 
 def white_paper(path: str | PathLike | None = None) -> pd.DataFrame:
-    """The dataset (``path``: a CSV in the same layout; default the shipped one), typed and validated.
-
-    A fresh copy on each call. A :class:`DataFileError` names the file, the line and ``record_id``,
-    and the column of each problem.
-    """
+    """A fresh copy of the dataset (``path``: a CSV in its layout); a :class:`DataFileError` names the file, the line,
+    the ``record_id`` and the column of each problem."""
     path = Path(path) if path is not None else default_path()
     return _load(str(path.resolve()), path.stat().st_mtime_ns).copy()
 
@@ -54,10 +46,8 @@ def _load(path: str, _mtime_ns: int) -> pd.DataFrame:
     missing = [c for c in expected if c not in raw.columns]
     unexpected = [c for c in raw.columns if c not in expected]
     if missing or unexpected:
-        raise DataFileError(
-            f"{path}: missing column(s) {missing}, unexpected column(s) {unexpected}; "
-            f"expected the columns {expected}"
-        )
+        raise DataFileError(f"{path}: missing column(s) {missing}, unexpected column(s) {unexpected}; "
+                            f"expected the columns {expected}")
     problems: list[str] = []
     frame = _parse_types(raw, problems)
     if problems:
@@ -111,9 +101,3 @@ def _describe(error: pa.errors.SchemaErrors, frame: pd.DataFrame) -> str:
         else:
             messages.append(f"{where}column {case.column!r}: failed check {case.check} (value {case.failure_case!r})")
     return "; ".join(dict.fromkeys(messages))
-
-
-def data_checksum(path: str | PathLike | None = None) -> str:
-    """SHA-256 of the dataset file (goes into report manifests)."""
-    path = Path(path) if path is not None else default_path()
-    return hashlib.sha256(path.read_bytes()).hexdigest()

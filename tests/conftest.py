@@ -21,3 +21,11 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's real cache from tests."""
     monkeypatch.setenv("ODA_DATA_CACHE", str(tmp_path_factory.mktemp("oda-cache")))
+
+
+@pytest.fixture
+def tmp_cache(tmp_path, monkeypatch) -> Path:
+    """The test's own cache folder, ``tmp_path / "cache"`` (not created yet), as ODA_DATA_CACHE."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ODA_DATA_CACHE", str(folder))
+    return folder

@@ -18,11 +18,7 @@ from oda_data.crs.errors import CRSFormatError
 from crs_testlib import FIXTURES, run_in_two_processes
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ODA_DATA_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("tmp_cache")  # every test with its own cache folder (conftest.py)
 
 
 @pytest.fixture

@@ -40,11 +40,7 @@ def write_many_rows(path, copies: int = 100) -> list[dict[str, str]]:
     return written
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ODA_DATA_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("tmp_cache")  # every test with its own cache folder (conftest.py)
 
 
 @pytest.fixture

@@ -23,9 +23,7 @@ BULK = FIXTURES / "bulk_2018_pipe_utf8.txt"
 ISSUE_PURPOSE_CODES = [15111, 15131, 15150, 15151, 15152, 15153, 15160]
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ODA_DATA_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("tmp_cache")  # every test with its own cache folder (conftest.py)
 
 
 def _shared(name: str) -> Path:

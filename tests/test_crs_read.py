@@ -18,12 +18,7 @@ from crs_testlib import (BULK_FIXTURES, FIXTURES, REAL_SUMMARY, SDMX_FIXTURES, a
                          expected_bulk_totals, expected_sdmx_totals, totals_of)
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path, monkeypatch):
-    """Never touch the user's real cache."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ODA_DATA_CACHE", str(folder))
-    return folder
+pytestmark = pytest.mark.usefixtures("tmp_cache")  # every test with its own cache folder (conftest.py)
 
 
 def read_quietly(path, **kwargs):

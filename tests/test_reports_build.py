@@ -228,8 +228,8 @@ reports:
         "_executed/usd.ipynb")
     assert "TOTAL_IN_USD" in outputs_text(work_folder(output) / usd["executed"])
     assert [d["file"] for d in usd["data"]] == ["oda_data/data/white_paper.csv",
-                                               "oda_data/data/dac_japan_rates.csv"]
-    assert usd["data"][0]["rows"] == 49 and usd["data"][1]["label"].endswith("2000-2023")
+                                               "oda_data/data/dac_rates.csv"]
+    assert usd["data"][0]["rows"] == 49 and usd["data"][1]["label"].endswith("every DAC provider, 1960-2023")
     assert all(re.fullmatch(r"[0-9a-f]{64}", d["checksum"]) for d in usd["data"])
     assert usd["git_commit"] is None  # the project is not a git clone
     assert boom["title"] == "Tiny security report" and boom["status"] == "failed"

@@ -240,25 +240,25 @@ def _write_variant(tmp_path, edit) -> Path:
     return path
 
 
+def _set(column: str, row: int, value: str):
+    """An edit of the dataset: ``value`` in ``column`` of row ``row`` (0: the first record)."""
+    return lambda frame: frame.__setitem__(column, frame[column].where(frame.index != row, value))
+
+
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (lambda f: f.__setitem__("amount", f["amount"].where(f.index != 2, "six billion")),
+        (_set("amount", 2, "six billion"),
          r"line 4 \(WP-CT-01\), column 'amount': expected a number, got 'six billion'"),
-        (lambda f: f.__setitem__("theme", f["theme"].where(f.index != 0, "piracy")),
-         r"line 2 \(WP-POL-01\), column 'theme'.*isin.*'piracy'"),
-        (lambda f: f.__setitem__("people", f["people"].where(f.index != 3, "-5")),
-         r"line 5 \(WP-CT-02\), column 'people'.*greater_than_or_equal_to"),
-        (lambda f: f.__setitem__("approximate", f["approximate"].where(f.index != 1, "maybe")),
-         r"line 3 \(WP-POL-02\), column 'approximate': expected true or false"),
-        (lambda f: f.__setitem__("record_id", f["record_id"].where(f.index != 1, "WP-POL-01")),
-         r"column 'record_id'.*(unique|duplicate)"),
-        (lambda f: f.__setitem__("currency", f["currency"].where(f.index != 2, "")),
-         r"line 4 \(WP-CT-01\), failed check: an amount needs a currency"),
-        (lambda f: f.__setitem__("period_end", f["period_end"].where(f.index != 2, "2010")),
+        (_set("theme", 0, "piracy"), r"line 2 \(WP-POL-01\), column 'theme'.*isin.*'piracy'"),
+        (_set("people", 3, "-5"), r"line 5 \(WP-CT-02\), column 'people'.*greater_than_or_equal_to"),
+        (_set("approximate", 1, "maybe"), r"line 3 \(WP-POL-02\), column 'approximate': expected true or false"),
+        (_set("record_id", 1, "WP-POL-01"), r"column 'record_id'.*(unique|duplicate)"),
+        (_set("currency", 2, ""), r"line 4 \(WP-CT-01\), failed check: an amount needs a currency"),
+        (_set("period_end", 2, "2010"),
          r"line 4 \(WP-CT-01\), failed check: period_end must not be before period_start"),
         (lambda f: f.pop("source"), r"missing column\(s\) \['source'\]"),
-        (lambda f: f.__setitem__("people_measure", f["people_measure"].where(f.index != 3, "")),
+        (_set("people_measure", 3, ""),
          r"line 5 \(WP-CT-02\), failed check: a number of people needs its people_measure"),
     ],
     ids=["not-a-number", "unknown-theme", "negative-people", "bad-bool", "duplicate-id",

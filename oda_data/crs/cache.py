@@ -1,17 +1,8 @@
-"""The CRS cache: one plain Parquet file per source, checked on open, rebuilt when damaged.
+"""The CRS cache: one plain Parquet file per source, checked on open (:mod:`.integrity`), rebuilt when damaged.
 
-The folder (:func:`cache_dir`: ``$ODA_DATA_CACHE`` or the platformdirs user
-cache) holds ``<name>-<source key>-<content key>.parquet`` and its manifest
-``_<name>-<source key>.json``; locks, temporary files and DuckDB's spill live
-in ``.work/`` (names that pyarrow, DuckDB and Spark skip). The source key
-digests the resolved path (one file per source); the content key the
-source's CRC-32, :data:`CACHE_FORMAT`, the theme rules and the options that
-change what is read (``sdmx_rows``, a non-UTF-8 ``encoding``). Integrity:
-:mod:`oda_data.crs.integrity`. Conversions run under the source's
-``filelock``; a killed one leaves only ``.work/`` files, removed by the next
-conversion and by ``oda-data cache clear``. A large text file's first read is
-answered from the file (:class:`FirstRead`) and converted in a thread. The
-README's "The cache is a plain Parquet dataset" says the same for users.
+File names, keys and the ``.work/`` folder for locks, temporary files and spill: the README's "The cache is a
+plain Parquet dataset". Conversions run under the source's ``filelock``; a large text file's first read is
+answered from the file (:class:`FirstRead`) and converted in a thread.
 """
 from __future__ import annotations
 
@@ -26,7 +17,7 @@ import shutil
 import threading
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -141,10 +132,6 @@ class Lookup:
     encoding: str | None
     stat: list[int]
     hit: Path | None = None
-    options: dict = field(init=False)
-
-    def __post_init__(self):
-        self.options = {"sdmx_rows": self.sdmx_rows, "encoding": self.encoding}
 
     @property
     def manifest_file(self) -> Path:
@@ -188,12 +175,11 @@ def _lookup(path, sdmx_rows: str, encoding: str | None) -> Lookup:
     return lookup
 
 
-def cached_path(source, *, sdmx_rows: str = "auto", encoding: str | None = None) -> Path:
+def cached_path(source) -> Path:
     """The cached Parquet file of ``source`` as its manifest records it (or where it would be)."""
-    source = Path(source).expanduser().resolve()
-    lookup = Lookup(source, cache_dir(), _prefix(source), sdmx_rows, check_encoding(encoding), [])
-    manifest = _load_manifest(lookup.manifest_file)
-    return lookup.folder / (manifest["data"] if manifest else f"{lookup.prefix}.parquet")
+    folder, prefix = cache_dir(), _prefix(Path(source).expanduser().resolve())
+    manifest = _load_manifest(folder / f"_{prefix}.json")
+    return folder / (manifest["data"] if manifest else f"{prefix}.parquet")
 
 
 def read_metadata(cached) -> dict:
@@ -203,23 +189,19 @@ def read_metadata(cached) -> dict:
 
 
 def ingest(path, *, progress: bool = True, sdmx_rows: str = "auto", encoding: str | None = None) -> Path:
-    """Convert the CRS source at ``path`` into :func:`cache_dir` once; the cached file (FileNotFoundError,
-    :class:`~oda_data.crs.CRSFormatError`, OSError for the cache folder)."""
+    """The cached file of the CRS source at ``path``, converted once (FileNotFoundError, CRSFormatError, OSError)."""
     return ingest_and_say(path, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding)[0]
 
 
 def ingest_and_say(path, *, progress: bool, sdmx_rows: str, encoding: str | None,
                    answer_first: bool = False) -> tuple[Path | FirstRead, bool]:
-    """:func:`ingest`, and whether this call converted (else the reader repeats the stored notes).
-
-    With ``answer_first``, a large text source comes back as a :class:`FirstRead`, not converted.
-    """
+    """:func:`ingest`, and whether this call converted (else the reader repeats the stored notes); with
+    ``answer_first``, a large text source comes back as a :class:`FirstRead`, not converted."""
     lookup = _lookup(path, sdmx_rows, encoding)
     if lookup.hit is not None:
         STATE.stats["hits"] += 1
         return lookup.hit, False
-    first = _first_read(lookup) if answer_first else None
-    if first is not None:
+    if answer_first and (first := _first_read(lookup)) is not None:
         return first, False
     return _under_lock(lookup, progress=progress)
 
@@ -266,8 +248,7 @@ class FirstRead:
 
 
 def first_read(path, *, sdmx_rows: str = "auto", encoding: str | None = None) -> FirstRead | None:
-    """A :class:`FirstRead` when ``path`` is large text that its layout answers from and the cache
-    has no fresh copy; else None (read through the cache)."""
+    """A :class:`FirstRead` when ``path`` is large text its layout answers from, not fresh in the cache; else None."""
     lookup = _lookup(path, sdmx_rows, encoding)
     return None if lookup.hit is not None else _first_read(lookup)
 
@@ -289,12 +270,10 @@ def _convert(lookup: Lookup, *, progress: bool, layout: Source | None = None) ->
     (which warned the caller): nothing is warned from here, as ``catch_warnings`` is not thread-safe."""
     quiet, source = layout is not None, lookup.source
     layout = layout or detect(source, lookup.encoding)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # here: a read from the cache never pays for importing it
 
-        bar = tqdm(total=layout.size or None, unit="row" if layout.parquet else "B", unit_scale=True,
-                   desc=f"ingest {printable(source.name)}", leave=False)
+    bar = tqdm(total=layout.size or None, unit="row" if layout.parquet else "B", unit_scale=True,
+               desc=f"ingest {printable(source.name)}", leave=False, disable=not progress)
     stat_before = stat_key(source)
     fingerprint: dict[str, str] = {}
     hasher = threading.Thread(target=lambda: fingerprint.update(checksum=file_checksum(source)), daemon=True)
@@ -307,7 +286,7 @@ def _convert(lookup: Lookup, *, progress: bool, layout: Source | None = None) ->
                 warnings.simplefilter("always")
             staged = work / f"{prefix}.{uuid.uuid4().hex[:8]}.parquet.tmp"
             result = engine.convert(layout, staged, scratch=lambda suffix: work / f"{prefix}.{uuid.uuid4().hex[:8]}"
-                                    f"{suffix}.tmp", on_read=bar.update if bar else None,
+                                    f"{suffix}.tmp", on_read=bar.update if progress else None,
                                     sdmx_rows=lookup.sdmx_rows, spill=work / f"{prefix}.spill.tmp")
             hasher.join()
             if stat_key(source) != stat_before:
@@ -319,7 +298,7 @@ def _convert(lookup: Lookup, *, progress: bool, layout: Source | None = None) ->
                 "source": str(source), "source_stat": stat_before, "fingerprint": fingerprint["checksum"],
                 "key": key, "data": target.name, "rows": result.rows, "size": staged.stat().st_size,
                 "checksum": file_checksum(staged), "layout": layout.kind, "format": CACHE_FORMAT,
-                "theme_rules": rules_fingerprint(), **lookup.options,
+                "theme_rules": rules_fingerprint(), "sdmx_rows": lookup.sdmx_rows, "encoding": lookup.encoding,
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "notes": [[w.category.__name__, str(w.message)] for w in caught if issubclass(w.category, UserWarning)]
                 + [["CRSLayoutWarning", note] for note in result.notes],
@@ -331,8 +310,7 @@ def _convert(lookup: Lookup, *, progress: bool, layout: Source | None = None) ->
     finally:
         hasher.join()
         _remove_leftovers(lookup.folder, prefix)
-        if bar is not None:
-            bar.close()
+        bar.close()
     for warning in [] if quiet else caught:  # pass the reader's warnings on to the caller
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     for note in [] if quiet else result.notes:
@@ -366,16 +344,14 @@ class CacheEntry:
 def list_cache() -> list[CacheEntry]:
     """The cached conversions in :func:`cache_dir`, newest first."""
     folder, entries = cache_dir(), []
-    for manifest_file in folder.glob("_*.json"):
-        manifest = _load_manifest(manifest_file)
+    for manifest in filter(None, map(_load_manifest, folder.glob("_*.json"))):
         try:
-            size = (folder / manifest["data"]).stat().st_size if manifest else None
+            size = (folder / manifest["data"]).stat().st_size
         except FileNotFoundError:  # removed by another process since the listing
             continue
-        if size is not None:
-            entries.append(CacheEntry(folder / manifest["data"], manifest.get("source", "?"), size,
-                                      int(manifest.get("rows", -1)), manifest.get("created", "?"),
-                                      manifest.get("layout", "?"), tuple(note for _, note in manifest.get("notes", ()))))
+        entries.append(CacheEntry(folder / manifest["data"], manifest.get("source", "?"), size,
+                                  int(manifest.get("rows", -1)), manifest.get("created", "?"),
+                                  manifest.get("layout", "?"), tuple(note for _, note in manifest.get("notes", ()))))
     return sorted(entries, key=lambda entry: entry.created, reverse=True)
 
 

@@ -5,18 +5,12 @@ import argparse
 import sys
 import warnings
 
+from tqdm import tqdm
+
 from . import cache
 from ..cli import help_handler
 from .._text import printable
 from .layouts.data_explorer import SDMX_ROW_CHOICES
-
-
-def _human_size(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"  # pragma: no cover
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -38,48 +32,38 @@ def _ingest(args: argparse.Namespace) -> int:
     return status
 
 
-def _in_cache_folder(action: str, work):
-    """(cache folder, ``work()``), or None after one line naming the path on stderr."""
-    try:
-        return cache.cache_dir(), work()
-    except OSError as error:
-        print(f"oda-data cache {action}: {printable(error)}", file=sys.stderr)
-        return None
+def _cache_command(action: str, show):
+    """The handler of ``cache <action>``: ``<action>_cache()``, shown by ``show``, or one line naming the path."""
+    def handler(args: argparse.Namespace) -> int:
+        try:
+            folder, result = cache.cache_dir(), getattr(cache, f"{action}_cache")()
+        except OSError as error:
+            print(f"oda-data cache {action}: {printable(error)}", file=sys.stderr)
+            return 1
+        show(folder, result)
+        return 0
+    return handler
 
 
-def _cache_list(args: argparse.Namespace) -> int:
-    found = _in_cache_folder("list", cache.list_cache)
-    if found is None:
-        return 1
-    folder, entries = found
+def _show_entries(folder, entries) -> None:
     print(printable(f"cache folder: {folder}"))
     if not entries:
         print("(empty)")
-        return 0
     for entry in entries:
         print(printable(entry.path))
-        print("    " + printable(f"source {entry.source}; {_human_size(entry.size_bytes)}, {entry.rows} rows, "
-                                 f"layout {entry.layout}, created {entry.created}"))
-    return 0
+        print("    " + printable(f"source {entry.source}; {tqdm.format_sizeof(entry.size_bytes, 'B', 1024)}, "
+                                 f"{entry.rows} rows, layout {entry.layout}, created {entry.created}"))
 
 
-def _cache_clear(args: argparse.Namespace) -> int:
-    found = _in_cache_folder("clear", cache.clear_cache)
-    if found is None:
-        return 1
-    folder, removed = found
+def _show_removed(folder, removed: int) -> None:
     print(printable(f"removed {removed} cached file(s) from {folder}"))
-    return 0
 
 
 def register(subparsers) -> None:
     """Add ``ingest`` and ``cache`` to the ``oda-data`` command line."""
-    ingest = subparsers.add_parser(
-        "ingest",
-        help="convert CRS files to the Parquet cache ahead of time",
-        description="Convert CRS files (bulk text/zip/Parquet, Data Explorer SDMX-CSV) "
-        "to canonical Parquet in the cache, with a progress bar.",
-    )
+    ingest = subparsers.add_parser("ingest", help="convert CRS files to the Parquet cache ahead of time",
+                                   description="Convert CRS files (bulk text/zip/Parquet, Data Explorer SDMX-CSV) "
+                                               "to canonical Parquet in the cache, with a progress bar.")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="CRS file(s)")
     ingest.add_argument("--sdmx-rows", choices=SDMX_ROW_CHOICES, default="auto",
                         help="Data Explorer files: activity (DD) or aggregate (_T) rows (default: DD when present)")
@@ -88,13 +72,11 @@ def register(subparsers) -> None:
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
     ingest.set_defaults(handler=_ingest)
 
-    cache_parser = subparsers.add_parser(
-        "cache", help="list or clear the Parquet cache", description=f"Cache folder: ${cache.CACHE_ENV_VAR} "
-        "or the user cache folder."
-    )
+    cache_parser = subparsers.add_parser("cache", help="list or clear the Parquet cache",
+                                         description=f"Cache folder: ${cache.CACHE_ENV_VAR} or the user cache folder.")
     actions = cache_parser.add_subparsers(dest="cache_action", metavar="ACTION")
     listing = actions.add_parser("list", help="show each cached Parquet file's path, source, size, rows, created")
-    listing.set_defaults(handler=_cache_list)
-    clearing = actions.add_parser("clear", help="delete every cached file")
-    clearing.set_defaults(handler=_cache_clear)
+    listing.set_defaults(handler=_cache_command("list", _show_entries))
+    actions.add_parser("clear", help="delete every cached file").set_defaults(
+        handler=_cache_command("clear", _show_removed))
     cache_parser.set_defaults(handler=help_handler(cache_parser))

@@ -1,42 +1,8 @@
-"""Donor, recipient and purpose code tables for the CRS readers, and the filter checks.
+"""The donor, recipient and purpose code tables (complete: ``oda_data/data/crs_tables.md``) and the filter checks.
 
-The OECD publishes two code systems for the same donors and recipients:
-
-* the DAC/.Stat **numeric** codes used by the CRS bulk files (Japan = 701,
-  Philippines = 755), which this package uses everywhere (the canonical frame,
-  the ``donors=`` / ``recipients=`` filters);
-* the **Data Explorer** codes used by SDMX-CSV downloads (Japan = ``JPN``,
-  Philippines = ``PHL``, EU Institutions = ``4EU001``, "Africa, regional" =
-  ``F_X``).
-
-The tables in ``oda_data/data`` are complete: every provider (bilateral,
-multilateral, private), every recipient (countries, regional and unspecified
-codes) and every DAC purpose code, active and withdrawn. They are derived from
-the official code lists by ``tests/fixtures/make_code_tables.py``; the sources
-are named in ``oda_data/data/crs_tables.md``.
-
-``crs_donor_codes.csv``
-    ``donor_code, de_code, donor_name, donor_type, oecd_type``
-    (``donor_type``: bilateral / multilateral / private).
-``crs_recipient_codes.csv``
-    ``recipient_code, de_code, recipient_name, recipient_type, region_code,
-    region_name`` (``recipient_type``: country / regional / unspecified).
-``crs_purpose_codes.csv``
-    ``purpose_code, purpose_name, category_code, category_name, status``
-    (``status``: active / withdrawn).
-
-Conventions every reader follows:
-
-* **A valid code is never refused.** A filter code is an error only when it is
-  in none of the tables *and* absent from the source (almost surely a typo).
-* **An unknown code in a source is kept.** A Data Explorer code the tables
-  cannot convert leaves ``<kind>_code`` NA and keeps the code as read in the
-  column :data:`RAW_COLUMNS` names (``donor_raw``, ``recipient_raw``,
-  ``purpose_raw``); :func:`warn_unmapped` gives ONE warning per source and
-  kind saying how many rows it affects.
-* **Filters:** ``None`` means "no filter"; an empty list selects nothing, the
-  same for ``donors``, ``recipients``, ``purpose_codes``, ``years`` and
-  ``themes`` (see :func:`selects_nothing`).
+Filters take DAC numeric codes (Japan = 701), Data Explorer files carry their own (``JPN``). A valid code is
+never refused: a filter code is an error only when it is in no table *and* absent from the source (a typo).
+A source's code the tables cannot convert is kept raw (``donor_raw`` ...), with one warning per source and kind.
 """
 from __future__ import annotations
 
@@ -50,8 +16,6 @@ import pandas as pd
 
 from .._text import printable
 
-#: Column that keeps a code as read when it cannot be converted, by kind.
-RAW_COLUMNS = {"donor": "donor_raw", "recipient": "recipient_raw", "purpose": "purpose_raw"}
 
 class CRSCodeWarning(UserWarning):
     """A code in a CRS source could not be mapped to a DAC numeric code."""
@@ -64,14 +28,11 @@ def _data_table(name: str) -> pd.DataFrame:
 
 @lru_cache(maxsize=None)
 def donor_table() -> pd.DataFrame:
-    """Return the shipped donor table (``donor_code`` as int)."""
-    table = _data_table("crs_donor_codes.csv")
-    return table.astype({"donor_code": "int64"})
+    return _data_table("crs_donor_codes.csv").astype({"donor_code": "int64"})
 
 
 @lru_cache(maxsize=None)
 def recipient_table() -> pd.DataFrame:
-    """Return the shipped recipient table (``recipient_code`` as int)."""
     table = _data_table("crs_recipient_codes.csv").astype({"recipient_code": "int64"})
     table["region_code"] = pd.to_numeric(table["region_code"].replace("", None)).astype("Int64")
     return table
@@ -79,9 +40,7 @@ def recipient_table() -> pd.DataFrame:
 
 @lru_cache(maxsize=None)
 def purpose_table() -> pd.DataFrame:
-    """Return the shipped purpose-code table (``purpose_code`` as int)."""
-    table = _data_table("crs_purpose_codes.csv")
-    return table.astype({"purpose_code": "int64", "category_code": "int64"})
+    return _data_table("crs_purpose_codes.csv").astype({"purpose_code": "int64", "category_code": "int64"})
 
 
 def _de_map(table: pd.DataFrame, code_column: str) -> dict[str, int]:
@@ -101,38 +60,24 @@ def recipient_de_to_dac() -> dict[str, int]:
 
 def donor_names() -> dict[int, str]:
     """DAC donor code -> English name."""
-    table = donor_table()
-    return dict(zip(table["donor_code"], table["donor_name"]))
+    return dict(zip(donor_table()["donor_code"], donor_table()["donor_name"]))
 
 
 def recipient_names() -> dict[int, str]:
     """DAC recipient code -> English name."""
-    table = recipient_table()
-    return dict(zip(table["recipient_code"], table["recipient_name"]))
+    return dict(zip(recipient_table()["recipient_code"], recipient_table()["recipient_name"]))
 
 
 @lru_cache(maxsize=None)
 def known_codes(kind: str) -> frozenset[int]:
-    """Return the DAC numeric codes the package knows for ``kind``.
-
-    Parameters
-    ----------
-    kind : {"donor", "recipient", "purpose"}
-    """
-    tables = {"donor": donor_table, "recipient": recipient_table, "purpose": purpose_table}
-    if kind not in tables:
-        raise ValueError(f"unknown code kind {kind!r}; expected one of: {', '.join(tables)}")
-    return frozenset(int(code) for code in tables[kind]()[f"{kind}_code"])
+    """The DAC numeric codes the package knows for ``kind`` ("donor", "recipient" or "purpose")."""
+    table = {"donor": donor_table, "recipient": recipient_table, "purpose": purpose_table}[kind]()
+    return frozenset(int(code) for code in table[f"{kind}_code"])
 
 
 def filter_values(values) -> list | None:
-    """A filter argument as a list: ``None`` stays None (no filter), one value becomes a one-item list.
-
-    An empty list stays empty: it selects nothing (see :func:`selects_nothing`).
-
-    One value is a text, an integer (numpy's included) or anything that is not
-    iterable; the item checks of the callers then accept or refuse it by name.
-    """
+    """A filter argument as a list: None stays None (no filter), one value (text, integer, any non-iterable)
+    becomes a one-item list, an empty list stays empty (it selects nothing)."""
     if values is None:
         return None
     if isinstance(values, (str, numbers.Integral)) or not isinstance(values, Iterable):
@@ -148,12 +93,7 @@ def _is_whole_number(value) -> bool:
 
 
 def normalise_filter_codes(values, parameter: str) -> list[int] | None:
-    """Turn a filter argument into a list of ints, or raise a clear ValueError.
-
-    ``None`` means "no filter". A single int is accepted as a one-item list.
-    Strings such as ``"JPN"`` are refused with a hint: filters take the DAC
-    numeric codes (``donors=[701]``).
-    """
+    """A filter argument as a list of ints; ValueError for anything else (``"JPN"`` with a hint: 701)."""
     values = filter_values(values)
     if values is None:
         return None
@@ -165,16 +105,14 @@ def normalise_filter_codes(values, parameter: str) -> list[int] | None:
             if parameter in de_codes and isinstance(value, str):
                 mapped = de_codes[parameter]().get(value.strip().upper())
             hint = f" (did you mean {mapped}?)" if mapped else ""
-            raise ValueError(
-                f"{parameter}: {value!r} is not a DAC numeric code; "
-                f"{parameter}= takes integers such as 701 (Japan){hint}"
-            )
+            raise ValueError(f"{parameter}: {value!r} is not a DAC numeric code; "
+                             f"{parameter}= takes integers such as 701 (Japan){hint}")
         codes.append(int(value))
     return codes
 
 
 def normalise_filter_years(values) -> list[int] | None:
-    """Turn a ``years=`` argument into a list of ints within 1960-2100, or raise a clear ValueError."""
+    """A ``years=`` argument as a list of ints within 1960-2100, or a clear ValueError."""
     values = filter_values(values)
     if values is None:
         return None
@@ -190,55 +128,27 @@ def normalise_filter_years(values) -> list[int] | None:
 
 
 def selects_nothing(*filters) -> bool:
-    """True when any normalised filter is an empty list: the query selects no row.
-
-    ``None`` is "no filter" and an empty list is "none of these", for every
-    filter alike (``donors=[]`` and ``themes=[]`` both give an empty frame).
-    """
+    """True when any normalised filter is an empty list ("none of these"): the query selects no row."""
     return any(values is not None and len(values) == 0 for values in filters)
 
 
 def check_filter_codes(requested, present, kind: str, parameter: str, source) -> None:
-    """Raise ValueError for requested codes that are neither known nor present.
-
-    The tables hold every official code, so a code absent from them and from
-    the source file (``present``) is almost surely a typo. Known codes with no
-    rows simply select nothing; a code the tables lack but the file holds (a
-    code newer than the tables) is accepted.
-    """
-    if not requested:
-        return
+    """ValueError for requested codes in no table and not ``present`` in the source (almost surely a typo)."""
     unknown = sorted(set(requested) - known_codes(kind) - set(present))
     if unknown:
-        examples = {
-            "donor": "701 (Japan), 302 (United States)",
-            "recipient": "755 (Philippines), 769 (Viet Nam)",
-            "purpose": "15210, 16063",
-        }[kind]
-        raise ValueError(
-            f"{parameter}: unknown {kind} code(s) {unknown}: not in oda_data's "
-            f"{kind} table and not found in {printable(source)}; expected DAC numeric codes "
-            f"such as {examples}"
-        )
+        examples = {"donor": "701 (Japan), 302 (United States)", "recipient": "755 (Philippines), 769 (Viet Nam)",
+                    "purpose": "15210, 16063"}[kind]
+        raise ValueError(f"{parameter}: unknown {kind} code(s) {unknown}: not in oda_data's {kind} table and not "
+                         f"found in {printable(source)}; expected DAC numeric codes such as {examples}")
 
 
 def warn_unmapped(kind: str, codes, source, rows: int | None = None) -> None:
-    """Warn once that Data Explorer ``codes`` could not be converted to DAC numeric codes.
-
-    The rows are kept: ``<kind>_code`` is NA there and the code as read is in
-    ``RAW_COLUMNS[kind]``. ``rows``: how many rows carry such a code (the
-    warning says so when given). Codes come from a file: control characters
-    are escaped.
-    """
+    """Warn once that Data Explorer ``codes`` (in ``rows`` rows) could not be converted; the rows are kept."""
     codes = sorted({printable(code) for code in codes})
     if not codes:
         return
     shown = ", ".join(codes[:10]) + (" ..." if len(codes) > 10 else "")
     affected = f"{rows} row(s) with " if rows is not None else ""
-    warnings.warn(
-        f"{printable(source)}: {affected}{len(codes)} Data Explorer {kind} code(s) not in "
-        f"oda_data's {kind} table ({shown}): kept with {kind}_code NA and the code as "
-        f"read in column {RAW_COLUMNS[kind]}",
-        CRSCodeWarning,
-        stacklevel=3,
-    )
+    warnings.warn(f"{printable(source)}: {affected}{len(codes)} Data Explorer {kind} code(s) not in oda_data's "
+                  f"{kind} table ({shown}): kept with {kind}_code NA and the code as read in column {kind}_raw",
+                  CRSCodeWarning, stacklevel=3)

@@ -1,12 +1,6 @@
-"""Which CRS file the CRS notebooks read, and whether it is the bundled demonstration file.
-
-Order: the notebook's ``crs_source`` parameter, else the environment variable
-``ODA_CRS_SOURCE``, else :data:`DEMO_PATH` (invented activities in a real CRS
-layout, so that the notebooks run in any fresh clone; see ``data/crs_demo.md``).
-Whichever way a file is chosen, :attr:`CRSSource.is_demo` says whether it *is*
-the demonstration file (the same file, or a copy of it), so that a notebook
-never shows demonstration numbers as OECD figures.
-"""
+"""Which CRS file the CRS notebooks read: the ``crs_source`` parameter, else ``$ODA_CRS_SOURCE``, else the bundled
+demonstration file (invented activities in a real layout, ``data/crs_demo.md``); :attr:`CRSSource.is_demo` says
+whether the file *is* that file (or a copy), so that a notebook never shows demonstration numbers as OECD figures."""
 from __future__ import annotations
 
 import filecmp
@@ -16,7 +10,6 @@ from pathlib import Path
 
 __all__ = ["DEMO_PATH", "ENV_VAR", "CRSSource", "CRSSourceError", "choose_source"]
 
-#: The environment variable naming a CRS file when no parameter does.
 ENV_VAR = "ODA_CRS_SOURCE"
 #: The bundled demonstration file (made by ``tests/fixtures/crs/make_demo_crs.py``).
 DEMO_PATH = Path(__file__).resolve().parent.parent / "data" / "crs_demo_security_2016_2020.csv"
@@ -28,11 +21,8 @@ class CRSSourceError(OSError):
 
 @dataclass(frozen=True)
 class CRSSource:
-    """A CRS file, where its name came from, and whether it is the demonstration file.
-
-    ``origin`` is ``"parameter"``, ``"ODA_CRS_SOURCE"`` or ``"bundled demo"``.
-    Show ``name`` in outputs, never ``path`` (outputs hold no absolute paths).
-    """
+    """A CRS file, where it came from (``"parameter"``, ``"ODA_CRS_SOURCE"``, ``"bundled demo"``), whether it is
+    the demonstration file. Outputs show ``name``, never ``path`` (they hold no absolute paths)."""
 
     path: Path
     origin: str
@@ -49,19 +39,8 @@ def _is_demo(path: Path) -> bool:
 
 
 def choose_source(crs_source=None) -> CRSSource:
-    """The CRS file to read: ``crs_source``, else ``$ODA_CRS_SOURCE``, else the demonstration file.
-
-    A relative path is taken from the current folder (a notebook's kernel runs
-    in the notebook's folder); ``None`` or ``""`` means "not given". A
-    parameter naming the same file as ``$ODA_CRS_SOURCE`` counts as coming
-    from the variable (the report builder passes it on as the parameter).
-
-    Raises
-    ------
-    CRSSourceError
-        The file is missing, is a folder or cannot be read; the message names
-        the path and the parameter or environment variable it came from.
-    """
+    """The CRS file to read: ``crs_source`` (None or "" is not given; relative to the current folder), else
+    ``$ODA_CRS_SOURCE``, else the demonstration file. CRSSourceError naming the path and where it came from."""
     from_env = os.environ.get(ENV_VAR, "").strip()
     if crs_source is not None and str(crs_source).strip():
         given, origin, named_by = str(crs_source).strip(), "parameter", "the crs_source parameter"
@@ -78,10 +57,8 @@ def choose_source(crs_source=None) -> CRSSource:
     elif not os.access(path, os.R_OK):
         problem = "cannot be read"
     if problem:
-        raise CRSSourceError(
-            f"CRS source {given!r} (from {named_by}) {problem}; give the path of an OECD CRS file, "
-            f"or unset crs_source and {ENV_VAR} to use the bundled demonstration data"
-        )
+        raise CRSSourceError(f"CRS source {given!r} (from {named_by}) {problem}; give the path of an OECD CRS file, "
+                             f"or unset crs_source and {ENV_VAR} to use the bundled demonstration data")
     if origin == "parameter" and from_env and _names(from_env, path):
         origin = ENV_VAR  # `oda-data reports build` passes $ODA_CRS_SOURCE on as the parameter
     return CRSSource(path, origin, _is_demo(path))

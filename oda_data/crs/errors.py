@@ -5,11 +5,8 @@ from .._text import printable
 
 
 class CRSFormatError(ValueError):
-    """A CRS source could not be read: the message names the file, the line and the problem.
-
-    Text quoted from the file (a header, a cell) has its control characters
-    escaped (:func:`oda_data._text.printable`).
-    """
+    """A CRS source could not be read: the message names the file, the line and the problem (control characters
+    of text quoted from the file escaped)."""
 
     def __init__(self, message: str):
         super().__init__(printable(message))

@@ -1,11 +1,6 @@
-"""Is a cached file intact, and is a source still the file it was? (checksums and file identity).
-
-The cache records, at write, each Parquet file's size, row count, CRC-32
-(:func:`file_checksum`) and identity (:func:`stat_key`: size, mtime, ctime,
-inode, device). A file with that identity is used as it is: any write to it
-changes its ctime, which no program can set back. Only a file whose identity
-changed (damaged, or copied back) is checked in full, once.
-"""
+"""Is a cached file intact, and is a source still the file it was? The cache records each Parquet file's size,
+rows, CRC-32 and identity (:func:`stat_key`): any write changes the ctime, which no program can set back, so only
+a file whose identity changed (damaged, or copied back) is checked in full, once."""
 from __future__ import annotations
 
 import zlib

@@ -1,15 +1,7 @@
-"""``read_crs``: any CRS layout -> the canonical frame, through the Parquet cache.
+"""``read_crs``: any CRS layout -> the canonical frame, through the Parquet cache (:mod:`oda_data.crs.cache`).
 
-The first read converts the source (:func:`oda_data.crs.cache.ingest`, with
-DuckDB: :mod:`oda_data.crs.engine`); every read is then one DuckDB query on
-the cached Parquet file, with the filters and columns pushed down. Rows come
-back in the source's order.
-
-The first read of a large bulk text file that DuckDB reads directly
-(:func:`oda_data.crs.cache.first_read`) is answered from the file itself by
-:func:`oda_data.crs.engine.answer`, which checks every row as a conversion
-does; the conversion then runs in the background. The answer is the frame the
-cache would give (``tests/test_crs_first_read.py`` compares them).
+Every read is one DuckDB query on the cached file; the first read of a large text file is answered from the
+file itself (:func:`oda_data.crs.engine.answer`, checking every row) while it is cached in the background.
 """
 from __future__ import annotations
 
@@ -22,7 +14,6 @@ from ..themes import theme_label
 from . import cache, codes, engine
 from .schema import CANONICAL_COLUMNS, RAW_COLUMNS, THEME_COLUMNS
 from .errors import CRSLayoutWarning
-from .layouts.data_explorer import check_sdmx_rows
 
 _WARNINGS = {"CRSLayoutWarning": CRSLayoutWarning, "CRSCodeWarning": codes.CRSCodeWarning}
 
@@ -60,63 +51,20 @@ def read_crs(
     progress: bool = False,
     encoding: str | None = None,
 ) -> pd.DataFrame:
-    """Read a CRS file of any real OECD layout into the canonical frame.
+    """Read a CRS file of any real OECD layout into the canonical frame (README: "Real OECD CRS files").
 
-    The first read converts the source to Parquet in the cache (tagging
-    every row's theme); every read is then one DuckDB query on that file.
-    A large text file's first read is answered from the file while the
-    conversion runs in the background (see the module's docstring).
+    ``source``: bulk text (plain, gzip or zip; UTF-8 or UTF-16; ``|`` or ``,``), bulk Parquet, Data Explorer
+    SDMX-CSV, oda_reader's output or a "by purpose" export. Filters: ``donors``, ``recipients`` and
+    ``purpose_codes`` take DAC numeric codes (one in neither the code tables nor the file is a typo: an error),
+    ``years``, ``themes`` ids of :data:`oda_data.THEMES` (adds ``theme`` and ``theme_rule``); None means no
+    filter, an empty list selects nothing. ``columns``: canonical, theme or raw code columns (default: the
+    canonical ones and the raw code columns that hold a value). ``sdmx_rows``: Data Explorer activities
+    ("DD"), aggregates ("_T"), or "auto" (DD when present; never both). ``progress``: a bar while the first
+    read converts. ``encoding``: for text neither UTF-8 nor UTF-16 (``"latin-1"``).
 
-    Parameters
-    ----------
-    source : str or os.PathLike
-        CRS bulk text (plain, gzipped or zipped, Deflate64 included; UTF-8/
-        UTF-8-BOM/UTF-16; ``|`` or ``,``), bulk Parquet (full or reduced), Data
-        Explorer SDMX-CSV (``csvfilewithlabels`` or ``csvfile``) or an
-        aggregated snake_case "by purpose" export. See :mod:`oda_data.crs.sources`.
-    donors, recipients, purpose_codes : int or iterable of int, optional
-        DAC numeric codes (Japan = 701, Philippines = 755, 15210). Every
-        official code is accepted; a code in neither the code tables nor the
-        file is an error (a typo).
-    years : int or iterable of int, optional
-        Reporting years to keep.
-    themes : str or iterable of str, optional
-        Ids of :data:`oda_data.THEMES`; keeps rows tagged with one of them and
-        adds ``theme`` and ``theme_rule`` (the values :func:`oda_data.tag_themes` gives).
-    columns : iterable of str, optional
-        Columns to return: canonical, ``theme``/``theme_rule``, or the raw
-        code columns; default the canonical ones (plus the raw code columns
-        that hold a value, see :mod:`oda_data.crs.codes`).
-    sdmx_rows : {"auto", "DD", "_T"}
-        Data Explorer files only: activity rows (``DD``) or aggregates (``_T``);
-        ``"auto"`` keeps DD when present, else _T (never both).
-    progress : bool
-        Show a progress bar while the first read converts the source (not
-        for a large text file answered from the file: its conversion runs in
-        the background, without a bar).
-    encoding : str, optional
-        The text encoding, when it is neither UTF-8 (with or without BOM) nor
-        UTF-16 (e.g. ``"latin-1"``); the error for such a file says so.
-
-    Filters: ``None`` means no filter; an empty list selects nothing, the
-    same for every filter.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Canonical columns (see :mod:`oda_data.crs.schema`) with pyarrow-backed
-        dtypes; amounts in USD millions; rows in the source's order; a fresh
-        RangeIndex.
-
-    Raises
-    ------
-    FileNotFoundError
-        The source does not exist.
-    oda_data.crs.CRSFormatError
-        The source is not a readable CRS file (the message names the file, the
-        line and the problem).
-    ValueError
-        A bad filter: unknown code, theme, column or year.
+    Returns pyarrow-backed canonical columns, amounts in USD millions, rows in the source's order. Raises
+    FileNotFoundError, :class:`oda_data.crs.CRSFormatError` (naming the file, the line and the problem) or
+    ValueError (a bad filter, column or option).
     """
     donor_codes = codes.normalise_filter_codes(donors, "donors")
     recipient_codes = codes.normalise_filter_codes(recipients, "recipients")
@@ -124,7 +72,6 @@ def read_crs(
     year_list = codes.normalise_filter_years(years)
     theme_list = _normalise_themes(themes)
     wanted = _normalise_columns(columns)
-    check_sdmx_rows(sdmx_rows)
 
     filters = {name: values for name, values in (
         ("donor_code", donor_codes), ("recipient_code", recipient_codes), ("purpose_code", purpose_list),
@@ -135,9 +82,10 @@ def read_crs(
         ("purpose_code", "purpose", "purpose_codes")) if set(filters.get(name, ())) - codes.known_codes(kind)]
     cached, converted = cache.ingest_and_say(source, progress=progress, sdmx_rows=sdmx_rows, encoding=encoding,
                                              answer_first=not unknown)
+    tagged = THEME_COLUMNS if theme_list is not None else ()
     if isinstance(cached, cache.FirstRead):
         # A large file's first read: answered from the file, cached in the background.
-        output = wanted if wanted is not None else [*CANONICAL_COLUMNS, *(THEME_COLUMNS if theme_list is not None else ())]
+        output = wanted if wanted is not None else [*CANONICAL_COLUMNS, *tagged]
         table, notes = engine.answer(cached.layout, output, filters)
         for note in notes:
             warnings.warn(note, CRSLayoutWarning, stacklevel=2)
@@ -149,13 +97,9 @@ def read_crs(
         for category, note in manifest.get("notes", ()):
             warnings.warn(note, _WARNINGS.get(category, CRSLayoutWarning), stacklevel=2)
 
-    output = wanted if wanted is not None else [*CANONICAL_COLUMNS, *manifest.get("raw_columns", ()),
-                        *(THEME_COLUMNS if theme_list is not None else ())]
-    if codes.selects_nothing(*filters.values()):
-        return engine.query(cached, output, {"year": []}).to_pandas(types_mapper=pd.ArrowDtype)
+    output = wanted if wanted is not None else [*CANONICAL_COLUMNS, *manifest.get("raw_columns", ()), *tagged]
     code_filters = {name: values for name, values in filters.items() if name != "theme"}
-    for name, kind, parameter in unknown:
+    for name, kind, parameter in [] if codes.selects_nothing(*filters.values()) else unknown:
         # "present": in the rows the code and year filters keep (themes aside).
         codes.check_filter_codes(filters[name], engine.distinct(cached, name, code_filters), kind, parameter, source)
-    table = engine.query(cached, output, filters)
-    return table.to_pandas(types_mapper=pd.ArrowDtype)
+    return engine.query(cached, output, filters).to_pandas(types_mapper=pd.ArrowDtype)

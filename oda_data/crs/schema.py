@@ -1,42 +1,5 @@
-"""The canonical CRS frame: one schema whatever the source layout.
-
-Every source (:mod:`oda_data.crs.sources`) is converted to these columns, in this
-order, with these pyarrow-backed dtypes (``pandas.ArrowDtype``):
-
-=============================  ========  ==================================================
-column                         dtype     meaning
-=============================  ========  ==================================================
-``year``                       int32     reporting year (NA only for a row the file gives none)
-``donor_code``                 int32     DAC numeric donor code (Japan = 701, also when the
-                                         file says ``JPN``); NA only for a Data Explorer
-                                         code the package cannot map (with a warning)
-``donor_name``                 string    donor name as the file gives it (else the table's)
-``agency_code``                int32     extending agency code within the donor
-``agency_name``                string    extending agency name (e.g. JICA)
-``recipient_code``             int32     DAC numeric recipient code (Philippines = 755)
-``recipient_name``             string    recipient name
-``region_name``                string    DAC region of the recipient, when the file has it
-``flow_code``                  int32     flow (11 ODA grants, 13 ODA loans, ...; SDMX:
-                                         ``MEASURE``, e.g. 100 = ODA)
-``finance_type``               int32     type of finance (110 grant, 421 loan, ...)
-``purpose_code``               int32     5-digit CRS purpose code (15210, 16063, ...)
-``purpose_name``               string    purpose name
-``sector_code``                int32     3-digit DAC sector (first three digits of the
-                                         purpose code, 152 for 15210)
-``channel_code``               int32     channel of delivery (e.g. 41116 UNODC)
-``project_title``              string    project title
-``short_description``          string    short description
-``long_description``           string    long description
-``usd_commitment``             float64   commitments, USD millions, current prices
-``usd_disbursement``           float64   gross disbursements, USD millions, current prices
-``usd_commitment_constant``    float64   commitments, USD millions, constant prices of the
-                                         release's base year (bulk ``*_Defl``; SDMX ``Q``)
-``usd_disbursement_constant``  float64   disbursements, USD millions, constant prices
-=============================  ========  ==================================================
-
-Amounts are NA where the source does not carry them (e.g. the aggregated
-"by purpose" export has disbursements only). Text columns are NA when empty.
-"""
+"""The canonical CRS frame: one schema whatever the source layout (its columns are described in the
+README's data dictionary). Amounts are USD millions, NA where the source does not carry them."""
 from __future__ import annotations
 
 import pandas as pd
@@ -72,8 +35,6 @@ CANONICAL_TYPES: dict[str, pa_arrow.DataType] = {
     "usd_disbursement_constant": _AMOUNT,
 }
 
-#: The canonical column names, in order.
-
 #: The 2018-vintage CRS bulk text header, in order (86 columns), for writers
 #: of files in the real layout (fixtures, benchmarks). The shared format notes
 #: elide the columns between ``Repaydate2`` and ``RMNCH``; they are the loan
@@ -99,9 +60,7 @@ BULK_2018_COLUMNS = (
 CANONICAL_COLUMNS: tuple[str, ...] = tuple(CANONICAL_TYPES)
 
 #: Amount columns (USD millions).
-AMOUNT_COLUMNS: tuple[str, ...] = tuple(
-    name for name, kind in CANONICAL_TYPES.items() if kind == _AMOUNT
-)
+AMOUNT_COLUMNS: tuple[str, ...] = tuple(name for name, kind in CANONICAL_TYPES.items() if kind == _AMOUNT)
 
 #: Columns keeping a Data Explorer code as read where the code tables cannot convert it
 #: (``donor_code`` etc. are NA there); see :mod:`oda_data.crs.codes`.
@@ -111,7 +70,6 @@ RAW_COLUMNS: tuple[str, ...] = ("donor_raw", "recipient_raw", "purpose_raw")
 THEME_COLUMNS: tuple[str, ...] = ("theme", "theme_rule")
 
 #: Valid ranges of the integer columns: anything else in a source is an error naming its line.
-#: Years as the CRS reports them; purpose codes have five digits, sectors three.
 VALID_RANGES: dict[str, tuple[int, int]] = {
     "year": (1960, 2100),
     "purpose_code": (10000, 99999),
@@ -123,39 +81,12 @@ CODE_RANGE = (0, 999_999)
 #: Text columns searched by the theme keyword rules.
 TEXT_COLUMNS: tuple[str, ...] = ("project_title", "short_description", "long_description")
 
-#: The Arrow schema of every reader's output (canonical columns).
-CANONICAL_ARROW_SCHEMA = pa_arrow.schema(
-    [pa_arrow.field(name, kind) for name, kind in CANONICAL_TYPES.items()]
-)
-
-
-def _column(name: str, kind: pa_arrow.DataType) -> pa.Column:
-    checks = None
-    if name == "year":
-        checks = pa.Check.in_range(1960, 2100)
-    elif name == "purpose_code":
-        checks = pa.Check.in_range(10000, 99999)
-    elif name == "sector_code":
-        checks = pa.Check.in_range(100, 999)
-    return pa.Column(pd.ArrowDtype(kind), nullable=True, checks=checks)
-
-
 #: Pandera schema of the canonical frame (also accepts ``theme``/``theme_rule``).
 CRS_SCHEMA = pa.DataFrameSchema(
-    {name: _column(name, kind) for name, kind in CANONICAL_TYPES.items()},
-    strict=False,
-    ordered=False,
-    name="canonical CRS frame",
-)
-
+    {name: pa.Column(pd.ArrowDtype(kind), nullable=True,
+                     checks=pa.Check.in_range(*VALID_RANGES[name]) if name in VALID_RANGES else None)
+     for name, kind in CANONICAL_TYPES.items()}, name="canonical CRS frame")
 
 #: The Arrow schema of the cached Parquet files: canonical, raw code and theme columns.
 CACHE_ARROW_SCHEMA = pa_arrow.schema(
-    list(CANONICAL_ARROW_SCHEMA)
-    + [pa_arrow.field(name, _STR) for name in (*RAW_COLUMNS, *THEME_COLUMNS)]
-)
-
-
-def empty_canonical_table() -> pa_arrow.Table:
-    """Return a zero-row Arrow table with the canonical schema."""
-    return CANONICAL_ARROW_SCHEMA.empty_table()
+    [*CANONICAL_TYPES.items(), *((name, _STR) for name in (*RAW_COLUMNS, *THEME_COLUMNS))])

@@ -1,15 +1,6 @@
-"""The White Paper's security themes in CRS terms, and :func:`tag_themes`.
-
-The mapping is data: ``oda_data/data/crs_theme_rules.yaml`` (versioned; its
-header says how a row gets its theme: keyword rules in file order, then the
-default theme of a *specific* purpose code; broad codes count only with a
-keyword; an ``anywhere`` keyword off the security codes counts only in the
-title or short description). ``theme_rule`` says why
-(``keyword:coast guard+purpose:21040``, ``purpose:16063``). Keywords are RE2
-patterns matched case-insensitively with letter/digit boundaries by one SQL
-expression (:func:`theme_sql`): it tags the cache while a source is converted
-and the frames given to :func:`tag_themes`, so both always agree.
-"""
+"""The White Paper's security themes in CRS terms (``oda_data/data/crs_theme_rules.yaml``, whose header says
+how a row gets its theme), as one SQL expression (:func:`theme_sql`): it tags the cache while a source is
+converted and the frames given to :func:`tag_themes`, so both always agree."""
 from __future__ import annotations
 
 import hashlib
@@ -35,33 +26,24 @@ _KEYWORD_SUFFIX = r")(?:$|[^\pL\pN])"
 
 @dataclass(frozen=True)
 class KeywordRule:
-    """One ordered keyword rule of the mapping."""
-
     theme: str
     keywords: tuple[str, ...]
     anywhere: bool
 
     @property
     def alternatives(self) -> str:
-        """The keywords as one RE2 alternation (no group, no boundaries)."""
-        parts = []
-        # Longest first: RE2 alternation takes the first alternative that matches,
-        # and "cyber security" says more than "cyber".
-        for keyword in sorted(self.keywords, key=len, reverse=True):
-            # Real descriptions wrap lines and double spaces: a space means "some spaces".
-            parts.append(keyword.replace(" ?", r"\s*").replace(" ", r"\s+"))
-        return "|".join(parts)
+        """The keywords as one RE2 alternation: longest first (RE2 takes the first alternative that matches, and
+        "cyber security" says more than "cyber"); a space means "some spaces" (descriptions wrap lines)."""
+        return "|".join(keyword.replace(" ?", r"\s*").replace(" ", r"\s+")
+                        for keyword in sorted(self.keywords, key=len, reverse=True))
 
     @property
     def pattern(self) -> str:
-        """RE2 pattern with a named group ``kw`` around the alternatives."""
         return _KEYWORD_PREFIX + self.alternatives + _KEYWORD_SUFFIX
 
 
 @dataclass(frozen=True)
 class ThemeRules:
-    """The parsed, validated mapping."""
-
     version: int
     specific: dict[int, str]  # purpose code -> theme
     broad: frozenset[int]
@@ -73,12 +55,8 @@ class ThemeRules:
 
     @property
     def union_pattern(self) -> str:
-        """One pattern that matches a text exactly when some keyword rule's pattern does.
-
-        Every rule pattern is the same prefix and suffix around its own
-        alternation, so the alternation of all of them, between that prefix
-        and suffix, matches wherever one of them matches (and nowhere else).
-        """
+        """One pattern matching exactly where some rule's does (each is the same prefix and suffix around its own
+        alternation)."""
         inner = "|".join(rule.alternatives for rule in self.keyword_rules)
         return _KEYWORD_PREFIX + inner + _KEYWORD_SUFFIX
 
@@ -90,8 +68,7 @@ def _rules_error(problem: str) -> ValueError:
 @lru_cache(maxsize=None)
 def load_rules() -> ThemeRules:
     """Read and validate ``crs_theme_rules.yaml`` (safe_load)."""
-    text = files("oda_data").joinpath("data", RULES_FILE).read_text(encoding="utf-8")
-    raw = yaml.safe_load(text)
+    raw = yaml.safe_load(files("oda_data").joinpath("data", RULES_FILE).read_text(encoding="utf-8"))
     specific: dict[int, str] = {}
     broad: set[int] = set()
     for code, entry in (raw.get("purpose_codes") or {}).items():
@@ -108,9 +85,8 @@ def load_rules() -> ThemeRules:
     rules, checker = [], connect()
     for position, entry in enumerate(raw.get("keyword_rules") or [], start=1):
         if entry.get("theme") not in THEMES:
-            raise _rules_error(
-                f"keyword rule {position}: theme {entry.get('theme')!r}; expected one of: {', '.join(THEMES)}"
-            )
+            raise _rules_error(f"keyword rule {position}: theme {entry.get('theme')!r}; "
+                               f"expected one of: {', '.join(THEMES)}")
         rule = KeywordRule(entry["theme"], tuple(str(k) for k in entry["keywords"]), bool(entry.get("anywhere")))
         try:
             checker.execute("SELECT regexp_matches('x', ?)", [rule.pattern])
@@ -126,13 +102,9 @@ RULES_VERSION = load_rules().version
 
 @lru_cache(maxsize=None)
 def rules_fingerprint() -> str:
-    """``<version>-<digest of the YAML text>``: part of the cache key of stored themes.
-
-    The digest covers the whole file, so an edited rule invalidates cached
-    themes even if ``version`` was not bumped.
-    """
-    text = files("oda_data").joinpath("data", RULES_FILE).read_bytes()
-    return f"{RULES_VERSION}-{hashlib.sha256(text).hexdigest()[:12]}"
+    """``<version>-<digest of the YAML file>``, part of the cache key: an edited rule invalidates cached themes."""
+    digest = hashlib.sha256(files("oda_data").joinpath("data", RULES_FILE).read_bytes()).hexdigest()
+    return f"{RULES_VERSION}-{digest[:12]}"
 
 
 def _codes(codes) -> str:
@@ -141,20 +113,9 @@ def _codes(codes) -> str:
 
 def theme_sql(purpose: str = "purpose_code", text: str = "__text", head: str = "__head", *,
               prefilter: bool = True) -> tuple[str, str, str]:
-    """SQL expressions ``(__hit, theme, theme_rule)`` over the columns ``purpose`` and ``text``.
-
-    ``__hit`` is the number of the rule that tags the row (keyword rules in
-    order, then the specific purpose codes) or NULL; ``theme`` and
-    ``theme_rule`` read it from a column named ``__hit``.
-
-    ``text`` is the title and descriptions joined by :func:`text_sql`. With
-    ``prefilter`` (the default) the expression first tests one pattern that
-    matches wherever some keyword rule's pattern does
-    (:attr:`ThemeRules.union_pattern`) or a specific purpose code: few rows
-    pass it, and DuckDB evaluates the ordered rules (a ``CASE``) only on
-    those. The themes are those of the ordered rules alone (``prefilter=False``,
-    which the tests compare).
-    """
+    """SQL ``(__hit, theme, theme_rule)``: ``__hit`` numbers the rule that tags the row (keyword rules in order,
+    then the specific purpose codes) or is NULL; ``theme`` and ``theme_rule`` read it from a column ``__hit``.
+    ``prefilter`` first tests :attr:`ThemeRules.union_pattern`, so that few rows reach the ordered ``CASE``."""
     rules = load_rules()
     security = f"{purpose} IN ({_codes(rules.security_codes)})"
     specific = f"{purpose} IN ({_codes(rules.specific)})" if rules.specific else "FALSE"
@@ -168,9 +129,8 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text", head: str = "
         branches.append((f"{purpose} = {code}", number))
     ordered = " ".join(f"WHEN {condition} THEN {number}" for condition, number in branches)
     if prefilter:
-        # One pass of one regular expression decides most rows. Measured, and kept out: a
-        # smaller pattern for the rules that count anywhere plus one for the others on
-        # security purpose codes only (as fast: RE2's cost is per byte, not per keyword).
+        # One pass of one regular expression decides most rows (measured: splitting it by rule kind is no
+        # faster, RE2's cost is per byte, not per keyword).
         hit = (f"CASE WHEN NOT (coalesce({specific}, FALSE) OR regexp_matches({text}, "
                f"{literal(rules.union_pattern)})) THEN NULL {ordered} END")
     else:
@@ -178,9 +138,8 @@ def theme_sql(purpose: str = "purpose_code", text: str = "__text", head: str = "
     themes = [rule.theme for rule in rules.keyword_rules] + [theme for _, theme in sorted(rules.specific.items())]
     theme = "CASE __hit " + " ".join(f"WHEN {n} THEN {literal(t)}" for n, t in enumerate(themes, 1)) + " END"
     suffix = f"coalesce('+purpose:' || CAST({purpose} AS VARCHAR), '')"
-    matched = " ".join(
-        f"WHEN {number} THEN regexp_extract({text}, {literal(rule.pattern)}, 1)"
-        for number, rule in enumerate(rules.keyword_rules, start=1))
+    matched = " ".join(f"WHEN {number} THEN regexp_extract({text}, {literal(rule.pattern)}, 1)"
+                       for number, rule in enumerate(rules.keyword_rules, start=1))
     rule_sql = (f"CASE WHEN __hit <= {len(rules.keyword_rules)} THEN 'keyword:' || "
                 f"regexp_replace(lower(CASE __hit {matched} END), '\\s+', ' ', 'g') || {suffix} "
                 f"WHEN __hit IS NOT NULL THEN 'purpose:' || CAST({purpose} AS VARCHAR) END")
@@ -216,44 +175,21 @@ def _arrow(series: pd.Series, kind: pa.DataType) -> pa.Array:
 
 
 def tag_themes(df: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy of ``df`` with ``theme`` and ``theme_rule`` columns added.
+    """A copy of the CRS frame ``df`` with ``theme`` (an id of :data:`oda_data.THEMES` or NA) and ``theme_rule``
+    (why: ``purpose:16063``, ``keyword:coast guard+purpose:21040``), the values the cache stores.
 
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        A canonical CRS frame (from :func:`oda_data.read_crs`); needs
-        ``purpose_code``; uses whichever of ``project_title``,
-        ``short_description`` and ``long_description`` it has.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``theme``: an id of :data:`oda_data.THEMES` or NA; ``theme_rule``: why
-        (``purpose:16063``, ``keyword:coast guard+purpose:21040``). Both
-        ``string[pyarrow]``. The values are those the Parquet cache stores
-        (one SQL expression, :func:`theme_sql`).
-
-    Raises
-    ------
-    ValueError
-        When ``purpose_code`` is missing.
+    Needs ``purpose_code`` (else ValueError); searches whichever text columns ``df`` has.
     """
     if "purpose_code" not in df.columns:
-        raise ValueError(
-            "tag_themes needs a 'purpose_code' column (a canonical CRS frame from "
-            f"oda_data.read_crs); got columns: {', '.join(map(str, df.columns))}"
-        )
+        raise ValueError("tag_themes needs a 'purpose_code' column (a canonical CRS frame from oda_data.read_crs); "
+                         f"got columns: {', '.join(map(str, df.columns))}")
     texts = [name for name in TEXT_COLUMNS if name in df.columns]
-    inputs = pa.table({
-        "purpose_code": _arrow(df["purpose_code"], pa.int64()),
-        **{name: _arrow(df[name], pa.string()) for name in texts},
-    })
+    inputs = pa.table({"purpose_code": _arrow(df["purpose_code"], pa.int64()),
+                       **{name: _arrow(df[name], pa.string()) for name in texts}})
     with connect() as connection:
         connection.register("tag_input", inputs)
         tagged = connection.sql(tagged_sql("SELECT * FROM tag_input", [], texts=texts)).to_arrow_table()
     result = df.copy()
-    dtype = pd.ArrowDtype(pa.string())
     for name in ("theme", "theme_rule"):
-        values = tagged[name].cast(pa.string())
-        result[name] = pd.Series(pd.arrays.ArrowExtensionArray(values), index=df.index, dtype=dtype)
+        result[name] = pd.Series(pd.arrays.ArrowExtensionArray(tagged[name].cast(pa.string())), index=df.index)
     return result

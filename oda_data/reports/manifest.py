@@ -151,14 +151,14 @@ def packaged_datasets() -> dict[str, dict]:
     """Data entries of the package's own data sets (White Paper chapter, DAC rates)."""
     from ..white_paper import default_path
 
-    rates = _PACKAGE / "data" / "dac_japan_rates.csv"
+    rates = _PACKAGE / "data" / "dac_rates.csv"
     years = [row["year"] for row in _csv_rows(rates)]
     return {
         "white_paper": _file_entry(
             "Japan's ODA White Paper 2018, chapter \"(3) Assistance for Security and Stability\"",
             Path(default_path()), date="2018", rows=len(list(_csv_rows(Path(default_path()))))),
         "dac_rates": _file_entry(
-            f"OECD DAC exchange rates and deflators, Japan, {min(years)}-{max(years)}", rates,
+            f"OECD DAC exchange rates and deflators, every DAC provider, {min(years)}-{max(years)}", rates,
             date="2024-12", rows=len(years)),
     }
 

@@ -2,8 +2,8 @@
 on urllib3's ``Retry``, :mod:`.bulk_file` checks, installs and ingests it; :mod:`.cli` is the command."""
 from __future__ import annotations
 
-from .bulk_file import DOWNLOADS_ENV_VAR, DownloadResult, default_download_dir, download_crs, verify_payload  # noqa: F401
+from .bulk_file import DOWNLOADS_ENV_VAR, DownloadResult, default_download_dir, download_crs  # noqa: F401
 from .cli import register  # noqa: F401
-from .fetch import Budget, DownloadError, fetch_part  # noqa: F401
-from .locate import (BULK_URL_ENV_VAR, DATAFLOW_URL_ENV_VAR, BulkFile, fetch_bulk_files,  # noqa: F401
-                     find_bulk_file, label_for, parse_bulk_files)
+from .fetch import DownloadError  # noqa: F401
+from .locate import (BULK_URL_ENV_VAR, DATAFLOW_URL_ENV_VAR, BulkFile, fetch_bulk_files, find_bulk_file,  # noqa: F401
+                     label_for, parse_bulk_files)

@@ -47,7 +47,8 @@ def default_download_dir() -> Path:
 def download_crs(*, year: int | None = None, full: bool = False, reduced: bool = False, url: str | None = None,
                  dest=None, ingest: bool = True, force: bool = False, dataflow_url: str | None = None,
                  bulk_url: str | None = None, retries: int = DEFAULT_RETRIES, backoff: float = DEFAULT_BACKOFF_S,
-                 max_time: float = DEFAULT_MAX_TIME_S, chunk_size: int = CHUNK_SIZE, progress: bool = True) -> DownloadResult:
+                 max_time: float = DEFAULT_MAX_TIME_S, chunk_size: int = CHUNK_SIZE,
+                 progress: bool = True) -> DownloadResult:
     """Download one of ``year``, ``full`` / ``reduced`` (CRS Parquet), ``url`` into ``dest``; verify, ingest it.
 
     ``retries`` and ``max_time`` (s) budget the whole download, locate step included (``backoff``: urllib3's
@@ -71,9 +72,11 @@ def download_crs(*, year: int | None = None, full: bool = False, reduced: bool =
     part = folder / f"{stem}.part"
     try:
         with FileLock(f"{part}.lock", timeout=0):
-            result = _reuse_or_fetch(bulk, folder, stem, part, label, budget, force, chunk_size=chunk_size, progress=progress)
+            result = _reuse_or_fetch(bulk, folder, stem, part, label, budget, force, chunk_size=chunk_size,
+                                     progress=progress)
     except LockTimeout:
-        raise DownloadError(f"{label}: another download of this file into {folder} is running (lock {part}.lock)") from None
+        raise DownloadError(f"{label}: another download of this file into {folder} is running "
+                            f"(lock {part}.lock)") from None
     if ingest:
         result.cached = crs_cache.ingest(result.path, progress=progress)
     return result
@@ -94,7 +97,8 @@ def _reuse_or_fetch(bulk: BulkFile, folder: Path, stem: str, part: Path, label: 
         kind = verify_payload(part, expected_size=None if fetched.get("content_encoding") else fetched.get("total"))
     except DownloadError as error:
         discard_part(part)
-        raise DownloadError(f"{error} -- downloaded from {one_line(bulk.url)}; the damaged download was removed") from None
+        raise DownloadError(f"{error} -- downloaded from {one_line(bulk.url)}; "
+                            "the damaged download was removed") from None
     final, digest = folder / f"{stem}.{kind}", pooch.file_hash(str(part))
     provenance = {"label": bulk.label, "url": bulk.url, "version": bulk.version, "size": part.stat().st_size,
                   "sha256": digest, **{key: fetched.get(key) for key in ("etag", "last_modified", "content_encoding")},
@@ -129,5 +133,6 @@ def verify_payload(path: Path, *, expected_size: int | None = None) -> str:
     except Exception as error:  # zipfile, zlib and pyarrow raise many kinds for a damaged file
         raise DownloadError(f"{path.name}: broken or truncated {kind} file ({one_line(str(error))})") from None
     if bad is not None or empty:
-        raise DownloadError(f"{path.name}: " + ("the zip archive is empty" if empty else f"broken zip (bad CRC in {bad!r})"))
+        raise DownloadError(f"{path.name}: "
+                            + ("the zip archive is empty" if empty else f"broken zip (bad CRC in {bad!r})"))
     return kind

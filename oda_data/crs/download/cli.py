@@ -21,17 +21,20 @@ def register(subparsers) -> None:
         description="Locate a CRS bulk file in the OECD dataflow, download it (resumed, within a budget of "
                     "retries and seconds), verify it, record its SHA-256 and ingest it into the Parquet cache.")
     which = crs.add_mutually_exclusive_group(required=True)
-    which.add_argument("--year", type=whole_number(1960), metavar="YYYY", help="one year's file, 'CRS YYYY (dotStat format)'")
+    which.add_argument("--year", type=whole_number(1960), metavar="YYYY",
+                       help="one year's file, 'CRS YYYY (dotStat format)'")
     which.add_argument("--full", action="store_true", help="the whole CRS as Parquet ('CRS-Parquet', about 1 GB)")
     which.add_argument("--reduced", action="store_true", help="the reduced CRS Parquet ('CRS-reduced-parquet')")
     which.add_argument("--url", help="fetch this address instead of locating a file")
     which.add_argument("--list", action="store_true", help="list the bulk files the OECD currently lists")
     add = crs.add_argument
-    add("--dest", metavar="DIR", help=f"folder for the file (default ${DOWNLOADS_ENV_VAR} or <user data>/oda_data/downloads)")
+    add("--dest", metavar="DIR",
+        help=f"folder for the file (default ${DOWNLOADS_ENV_VAR} or <user data>/oda_data/downloads)")
     add("--no-ingest", action="store_true", help="download and verify only")
     add("--force", action="store_true", help="download again even if an up-to-date copy exists")
     add("--quiet", action="store_true", help="no progress bars")
-    add("--dataflow-url", metavar="URL", help=f"message listing the files (default ${DATAFLOW_URL_ENV_VAR} or {DEFAULT_DATAFLOW_URL})")
+    add("--dataflow-url", metavar="URL",
+        help=f"message listing the files (default ${DATAFLOW_URL_ENV_VAR} or {DEFAULT_DATAFLOW_URL})")
     add("--base-url", metavar="URL", help=f"prefix of a file id (default ${BULK_URL_ENV_VAR} or {DEFAULT_BULK_URL})")
     add("--retries", type=whole_number(0), default=DEFAULT_RETRIES, metavar="N",
         help=f"failed tries tolerated in the whole download; a restart from zero is one (default {DEFAULT_RETRIES})")

@@ -1,6 +1,6 @@
 """Fetch one URL into ``<name>.part`` on urllib3's ``Retry``: one :class:`Budget` of tries and seconds, spent by the
-adapter on connection errors and 408/429/5xx (urllib3's backoff, ``Retry-After``) and by :func:`fetch_part` on a body
-cut short. Only a try bringing ``MIN_PROGRESS`` bytes beyond the furthest earlier one is free; a restart from zero is not."""
+adapter on connection errors and 408/429/5xx (urllib3's backoff, ``Retry-After``) and by :func:`fetch_part` on a
+body cut short. Only a try bringing ``MIN_PROGRESS`` bytes beyond the furthest earlier one is free."""
 from __future__ import annotations
 
 import json
@@ -78,7 +78,8 @@ def reason(error: BaseException) -> str:
     """The innermost cause of a requests/urllib3 error, one printable line."""
     while isinstance(inner := getattr(error, "reason", None) or (error.args or [None])[0], BaseException):
         error = inner
-    return one_line(error.args[0] if error.args and isinstance(error.args[0], str) else str(error) or type(error).__name__)
+    first = error.args[0] if error.args and isinstance(error.args[0], str) else None
+    return one_line(first or str(error) or type(error).__name__)
 
 
 def meta_path(part: Path) -> Path:

@@ -91,10 +91,12 @@ def find_bulk_file(files: dict[str, BulkFile], label: str) -> BulkFile:
     """Look ``label`` up; a yearly label falls back to any ``CRS YYYY ...`` file (dotStat first)."""
     year = _YEAR.match(label)
     same = [f for f in files.values() if year and f.year == int(year.group(1))]
-    found = files.get(" ".join(label.split()).lower()) or min(same, key=lambda f: "dotstat" not in f.label.lower(), default=None)
+    found = files.get(" ".join(label.split()).lower()) or min(same, key=lambda f: "dotstat" not in f.label.lower(),
+                                                              default=None)
     if found is None and year:
         years = sorted({f.year for f in files.values() if f.year is not None})
-        raise DownloadError(f"no CRS bulk file for {year.group(1)}; years available: {', '.join(map(str, years)) or 'none'}")
+        raise DownloadError(f"no CRS bulk file for {year.group(1)}; "
+                            f"years available: {', '.join(map(str, years)) or 'none'}")
     if found is None:
         raise DownloadError(f"no bulk file labelled {label!r}; labels available: "
                             f"{', '.join(repr(f.label) for f in files.values())}")

@@ -1,13 +1,6 @@
-"""The registry of CRS layouts: :func:`detect` opens a file, reads its header and picks its layout.
-
-One module per layout, each registering a :class:`~oda_data.crs.opening.Layout`:
-:mod:`.bulk_text` (the CRS bulk download text), :mod:`.bulk_parquet` (the
-CRS-Parquet bulk files), :mod:`.data_explorer` (Data Explorer SDMX-CSV),
-:mod:`.oda_reader` (ONE Campaign oda_reader's snake_case Data Explorer
-output, CSV or Parquet) and :mod:`.summary` ("by purpose" exports). The
-first layout whose ``matches`` accepts the header reads the file; nothing
-else in the package looks at a layout's name.
-"""
+"""The registry of CRS layouts: :func:`detect` opens a file, reads its header and picks the first of
+:data:`LAYOUTS` (one module each, each registering a :class:`~oda_data.crs.opening.Layout`) that ``matches``
+it; nothing else in the package looks at a layout's name."""
 from __future__ import annotations
 
 import csv
@@ -18,8 +11,8 @@ import pyarrow.parquet as pq
 
 from ..._text import printable
 from ..errors import CRSFormatError
-from ..opening import Source, check_encoding, encoding_error, open_zip, raw_streams, read_all, sniff_encoding
-from ..opening import SNIFF_BYTES
+from ..opening import (SNIFF_BYTES, Source, check_encoding, encoding_error, open_zip, raw_streams, read_all,
+                       sniff_encoding)
 from . import bulk_parquet, bulk_text, data_explorer, oda_reader, summary
 
 #: In the order they are tried.

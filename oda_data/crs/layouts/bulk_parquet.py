@@ -1,10 +1,6 @@
-"""The "CRS-Parquet" and "CRS-reduced-parquet" bulk files (the bulk text's columns), read by DuckDB.
-
-Numeric columns of any physical type are read: integers, floats (NaN is NA),
-decimals, all-null columns, and text or dictionary-encoded text (re-exports
-write codes as strings: a number in text is cast, an empty string is NA,
-anything else an error naming the column and the row).
-"""
+"""The "CRS-Parquet" and "CRS-reduced-parquet" bulk files (the bulk text's columns), read by DuckDB. Numeric
+columns of any physical type are read (NaN is NA; a number in text is cast, an empty string NA, anything else an
+error naming the column and the row)."""
 from __future__ import annotations
 
 import duckdb
@@ -24,26 +20,26 @@ def _numbers(source: Source) -> bulk.Numbers:
         found = types[column]
         return found.value_type if pa.types.is_dictionary(found) else found
 
+    def is_text(column: str) -> bool:
+        found = kind(column)
+        return pa.types.is_string(found) or pa.types.is_large_string(found) or pa.types.is_binary(found)
+
     def text(column: str) -> str:
         return f"nullif(trim(CAST({identifier(column)} AS VARCHAR)), '')"
 
     def value(column: str) -> str:
-        found = kind(column)
-        if pa.types.is_string(found) or pa.types.is_large_string(found) or pa.types.is_binary(found):
+        raw = identifier(column)
+        if is_text(column):
             return f"TRY_CAST({text(column)} AS DOUBLE)"
-        if pa.types.is_null(found):
+        if pa.types.is_null(kind(column)):
             return "CAST(NULL AS DOUBLE)"
-        if pa.types.is_floating(found):
+        if pa.types.is_floating(kind(column)):
             # (not isnan: DuckDB folds it to false from Parquet statistics that leave NaN out)
-            raw = identifier(column)
             return f"CASE WHEN NOT isfinite({raw}) AND NOT isinf({raw}) THEN NULL ELSE CAST({raw} AS DOUBLE) END"
-        return f"CAST({identifier(column)} AS DOUBLE)"
+        return f"CAST({raw} AS DOUBLE)"
 
     def unparsable(column: str) -> str:
-        found = kind(column)
-        if pa.types.is_string(found) or pa.types.is_large_string(found) or pa.types.is_binary(found):
-            return f"({text(column)} IS NOT NULL AND {value(column)} IS NULL)"
-        return "FALSE"
+        return f"({text(column)} IS NOT NULL AND {value(column)} IS NULL)" if is_text(column) else "FALSE"
 
     return bulk.Numbers(value, unparsable)
 

@@ -1,10 +1,6 @@
-"""The small long-format layouts' shared steps: read whole with pyarrow, turn cells into canonical columns.
-
-Used by :mod:`.data_explorer`, :mod:`.oda_reader` and :mod:`.summary` (files
-the Data Explorer API caps in size). Every cell is read as text, blanks become
-null, numbers and codes are checked (finite, whole, in their valid range) and
-a bad cell is refused naming its data row and line (the header is line 1).
-"""
+"""The long-format layouts' shared steps (:mod:`.data_explorer`, :mod:`.oda_reader`, :mod:`.summary`): read the
+file whole with pyarrow, every cell as text (blank: null), then check each cell into its canonical column; a bad
+cell is refused naming its data row and line (the header is line 1)."""
 from __future__ import annotations
 
 import io
@@ -87,6 +83,19 @@ def to_number(array, target: pa.DataType, *, column: str, where: str) -> pa.Arra
     inside = pc.and_(pc.greater_equal(numbers, low), pc.less_equal(numbers, high))
     refuse_unless(pc.or_kleene(pc.is_null(numbers), inside), array, expected=f"hold values in {low}-{high}", **at)
     return pc.cast(numbers, target)
+
+
+def refuse_unless_usd(unit: pa.Array, *, column: str, where: str, expected: str = "be USD") -> None:
+    """Every cell of ``unit`` (text) must be USD or blank."""
+    upper = pc.utf8_upper(unit)
+    refuse_unless(pc.or_kleene(pc.is_null(upper), pc.equal(upper, "USD")), unit, column=column, where=where,
+                  expected=expected)
+
+
+def in_millions(value: pa.Array, multiplier: pa.Array, *, column: str, where: str) -> pa.Array:
+    """``value`` scaled by 10 ** (``multiplier`` - 6): an SDMX unit multiplier, blank for millions."""
+    multiplier = to_number(multiplier, pa.float64(), column=column, where=where)
+    return pc.multiply(value, pc.power(pa.scalar(10.0), pc.subtract(pc.fill_null(multiplier, 6.0), 6.0)))
 
 
 def refuse_codes(array: pa.Array, valid: list[str], *, column: str, where: str, meaning: str) -> None:

@@ -1,16 +1,8 @@
 """OECD Data Explorer SDMX-CSV (dataflow ``DSD_CRS@DF_CRS``), ``csvfilewithlabels`` or ``csvfile``.
 
-One observation per row; the observations of one activity (commitment /
-disbursement x current / constant) are pivoted into the four amount columns.
-``MD_DIM`` = ``DD`` rows are activities, ``_T`` rows aggregates of the same
-money, never mixed: ``sdmx_rows="auto"`` keeps DD when the file has any (a
-:class:`~oda_data.crs.errors.CRSLayoutWarning` says how many _T rows were
-left out), else _T; ``"DD"`` or ``"_T"`` force one. Every observation is
-placed or the file refused naming its line: ``FLOW_TYPE`` must be C or D,
-``PRICE_BASE`` V or Q, ``MD_DIM`` DD or _T, ``UNIT_MEASURE`` USD.
-``OBS_VALUE`` is scaled by ``UNIT_MULT`` to USD millions. A Data Explorer
-code the code tables cannot convert keeps its row: the code is NA and the
-value as read goes to ``donor_raw`` / ``recipient_raw`` / ``purpose_raw``.
+The observations of one activity (commitment/disbursement x current/constant) are pivoted into the four amount
+columns. ``MD_DIM`` DD rows (activities) and _T rows (aggregates of the same money) are never mixed (``sdmx_rows``).
+Every observation is placed or the file refused naming its line; ``OBS_VALUE`` is scaled by ``UNIT_MULT``.
 """
 from __future__ import annotations
 
@@ -25,18 +17,19 @@ from .. import codes
 from ..errors import CRSFormatError, CRSLayoutWarning
 from ..opening import Layout, Source
 from ..schema import AMOUNT_COLUMNS
-from .cells import (LOOSE_SCHEMA, assemble, drop_blank_rows, numeric_codes, read_text, refuse_codes, refuse_unless,
-                    split_amounts, table_reader, to_number, to_text)
+from .cells import (LOOSE_SCHEMA, assemble, drop_blank_rows, in_millions, numeric_codes, read_text, refuse_codes,
+                    refuse_unless_usd, split_amounts, table_reader, to_number, to_text)
 
 SDMX_ROW_CHOICES = ("auto", "DD", "_T")
 _TOTAL_CODES = pa.array(["_T", "_Z"])  # "total" / "not applicable": nothing to convert or warn about
 CODE_COLUMNS = {"DONOR_AGENCY": "agency_code", "MEASURE": "flow_code", "FINANCETYPE_CODE": "finance_type",
-                "SECTOR": "purpose_code", "CHANNEL": "channel_code"}
+                "CHANNEL": "channel_code"}
 LABEL_COLUMNS = {"DONOR_AGENCY": "agency_name", "SECTOR": "purpose_name", "REGION": "region_name"}
 TEXT_COLUMNS = {"PROJECT_TITLE": "project_title", "SHORT_DESCRIPTION": "short_description",
                 "LONG_DESCRIPTION": "long_description"}
 REQUIRED = ("DONOR", "RECIPIENT", "SECTOR", "FLOW_TYPE", "TIME_PERIOD", "OBS_VALUE")
-OPTIONAL = ("PRICE_BASE", "MD_DIM", "MD_ID", "OECD_ID", "DONOR_PROJECT_ID", "UNIT_MULT", "UNIT_MEASURE", "REGION")
+OPTIONAL = ("PRICE_BASE", "MD_DIM", "MD_ID", "OECD_ID", "DONOR_PROJECT_ID", "UNIT_MULT", "UNIT_MEASURE",
+            "REGION")
 
 
 def check_sdmx_rows(sdmx_rows: str) -> str:
@@ -109,33 +102,25 @@ def _table(source: Source, on_read, options: dict) -> pa.Table:
     if md_dim is not None:
         refuse_codes(md_dim, ["DD", "_T"], column="MD_DIM", meaning="activities, aggregates", **at)
     if "UNIT_MEASURE" in code_columns:
-        unit = pc.utf8_upper(column("UNIT_MEASURE"))
-        refuse_unless(pc.or_kleene(pc.is_null(unit), pc.equal(unit, "USD")), unit, column="UNIT_MEASURE",
-                      expected="be USD (download the USD series)", **at)
+        refuse_unless_usd(column("UNIT_MEASURE"), column="UNIT_MEASURE", expected="be USD (download the USD series)",
+                          **at)
     value = to_number(column("OBS_VALUE"), pa.float64(), column="OBS_VALUE", **at)
     if "UNIT_MULT" in code_columns:
-        multiplier = to_number(column("UNIT_MULT"), pa.float64(), column="UNIT_MULT", **at)
-        value = pc.multiply(value, pc.power(pa.scalar(10.0), pc.subtract(pc.fill_null(multiplier, 6.0), 6.0)))
-    amounts = split_amounts(value, commitment=pc.equal(flow_type, "C"), disbursement=pc.equal(flow_type, "D"),
+        value = in_millions(value, column("UNIT_MULT"), column="UNIT_MULT", **at)
+    columns = split_amounts(value, commitment=pc.equal(flow_type, "C"), disbursement=pc.equal(flow_type, "D"),
                             current=pc.equal(price_base, "V"), constant=pc.equal(price_base, "Q"))
-    columns = {"year": to_number(column("TIME_PERIOD"), pa.int32(), column="TIME_PERIOD", **at)}
-    columns["donor_code"], columns["donor_raw"] = map_de_codes(column("DONOR"), codes.donor_de_to_dac(), "donor", where)
-    columns["recipient_code"], columns["recipient_raw"] = map_de_codes(
-        column("RECIPIENT"), codes.recipient_de_to_dac(), "recipient", where)
-    # A csvfile (codes only) has no label columns: the names come from the code tables.
-    for kind, names in (("donor", codes.donor_names), ("recipient", codes.recipient_names)):
+    columns["year"] = to_number(column("TIME_PERIOD"), pa.int32(), column="TIME_PERIOD", **at)
+    for kind, mapping, names in (("donor", codes.donor_de_to_dac, codes.donor_names),
+                                 ("recipient", codes.recipient_de_to_dac, codes.recipient_names)):
         code = kind.upper()
+        columns[f"{kind}_code"], columns[f"{kind}_raw"] = map_de_codes(column(code), mapping(), kind, where)
+        # A csvfile (codes only) has no label columns: the names come from the code tables.
         columns[f"{kind}_name"] = (to_text(table.column(labels[code])) if code in labels
                                    else names_of(columns[f"{kind}_code"], names()))
     for name, canonical in CODE_COLUMNS.items():
         if name in code_columns:
             columns[canonical] = numeric_codes(column(name))
-    sector = column("SECTOR")
-    unmapped = pc.and_(pc.and_(pc.is_null(columns["purpose_code"]), pc.is_valid(sector)),
-                       pc.invert(pc.is_in(pc.utf8_upper(sector), value_set=_TOTAL_CODES)))
-    if pc.any(unmapped).as_py():
-        columns["purpose_raw"] = pc.if_else(unmapped, sector, pa.scalar(None, pa.string()))
-        codes.warn_unmapped("purpose", pc.unique(sector.filter(unmapped)).to_pylist(), where, pc.sum(unmapped).as_py())
+    columns["purpose_code"], columns["purpose_raw"] = map_de_codes(column("SECTOR"), {}, "purpose", where)
     for name, canonical in LABEL_COLUMNS.items():
         if name in labels:
             columns[canonical] = to_text(table.column(labels[name]))
@@ -148,19 +133,15 @@ def _table(source: Source, on_read, options: dict) -> pa.Table:
         if name in code_columns:
             frame = frame.append_column(f"__{name}", column(name))
             keys.append(f"__{name}")
-    for name, array in amounts.items():
-        frame = frame.set_column(frame.schema.get_field_index(name), name, array)
     if md_dim is not None:
-        is_dd = pc.equal(md_dim, "DD")
-        dd_count = pc.sum(is_dd).as_py() or 0
+        dd_count = pc.sum(pc.equal(md_dim, "DD")).as_py() or 0
         choice = sdmx_rows if sdmx_rows != "auto" else ("DD" if dd_count else "_T")
-        keep = pc.equal(md_dim, choice)
         if sdmx_rows == "auto" and dd_count and dd_count < length:
             warnings.warn(_text.printable(
                 f"{where}: the file mixes activity rows (MD_DIM=DD, {dd_count}) with aggregate rows "
                 f"(MD_DIM=_T, {length - dd_count}); kept the DD rows only so totals do not double "
                 f"(pass sdmx_rows='_T' for the aggregates)"), CRSLayoutWarning, stacklevel=2)
-        frame = frame.filter(keep)
+        frame = frame.filter(pc.equal(md_dim, choice))
         if frame.num_rows == 0:
             raise CRSFormatError(f"{where}: no rows with MD_DIM={choice!r}")
     grouped = frame.group_by(keys, use_threads=False).aggregate(

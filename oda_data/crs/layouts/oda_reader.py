@@ -1,14 +1,8 @@
 """ONE Campaign oda_reader's Data Explorer CRS output (CSV or Parquet): snake_case, one amount per row.
 
-Columns as oda_reader writes them: ``donor_code`` / ``recipient_code`` (DAC
-numeric codes, or Data Explorer codes such as ``JPN``, converted like
-:mod:`.data_explorer`'s), ``sector_code`` (the 5-digit purpose code),
-``measure_code`` (the flow), ``finance_type_code``, ``channel_code``,
-``project_title`` ... and ``value`` with ``flow_type_code`` (C commitments,
-D disbursements) and ``amount_type`` (current or constant prices; else
-``data_type_code`` A/V current, D/Q constant), scaled by ``unit_multiplier``
-to USD millions. Every row is one canonical row; an observation whose flow,
-prices or unit the reader cannot place is refused naming its line.
+``value`` with ``flow_type_code`` (C/D) and ``amount_type`` (current/constant prices; else ``data_type_code`` A/V,
+D/Q), scaled by ``unit_multiplier``; codes DAC numeric or Data Explorer (``JPN``, converted as in
+:mod:`.data_explorer`). Every row is one canonical row, or the file is refused naming its line.
 """
 from __future__ import annotations
 
@@ -18,8 +12,8 @@ import pyarrow.compute as pc
 from .. import codes
 from ..errors import CRSFormatError
 from ..opening import Layout, Source
-from .cells import (assemble, drop_blank_rows, numeric_codes, read_text, refuse_codes, refuse_unless, split_amounts,
-                    table_reader, to_number, to_text)
+from .cells import (assemble, drop_blank_rows, in_millions, numeric_codes, read_text, refuse_codes, refuse_unless_usd,
+                    split_amounts, table_reader, to_number, to_text)
 from .data_explorer import map_de_codes
 
 #: Canonical column -> oda_reader column(s), the first one present wins.
@@ -32,7 +26,9 @@ COLUMNS = {
 CODES = {"agency_code": ("donor_agency_code", "agency_code"), "flow_code": ("measure_code",),
          "finance_type": ("finance_type_code",), "channel_code": ("channel_code",),
          "purpose_code": ("sector_code", "purpose_code")}
-_AMOUNTS = ("value", "flow_type_code", "amount_type", "data_type_code", "unit_multiplier", "unit_measure_code")
+#: Columns read under their own name.
+_EXACT = ("value", "flow_type_code", "amount_type", "data_type_code", "unit_multiplier", "unit_measure_code",
+            "donor_code", "recipient_code")
 
 
 def _table(source: Source, on_read, options) -> pa.Table:
@@ -42,8 +38,7 @@ def _table(source: Source, on_read, options) -> pa.Table:
         return next((lower[name] for name in names if name in lower), None)
 
     wanted = {key: pick(names) for key, names in {**COLUMNS, **CODES}.items()}
-    wanted.update(donor_code=pick(["donor_code"]), recipient_code=pick(["recipient_code"]))
-    wanted.update({name: lower.get(name) for name in _AMOUNTS})
+    wanted.update({name: lower.get(name) for name in _EXACT})
     wanted = {key: name for key, name in wanted.items() if name is not None}
     missing = [name for name in ("year", "donor_code", "recipient_code", "purpose_code") if name not in wanted]
     if missing or not {"amount_type", "data_type_code"} & set(wanted):
@@ -61,10 +56,8 @@ def _table(source: Source, on_read, options) -> pa.Table:
     if "agency_name" not in columns and "agency_code" in text:  # oda_reader puts the agency's name there
         columns["agency_name"] = pc.if_else(pc.is_null(columns["agency_code"]), text["agency_code"],
                                             pa.scalar(None, pa.string()))
-    columns["donor_code"], columns["donor_raw"] = map_de_codes(text["donor_code"], codes.donor_de_to_dac(),
-                                                               "donor", where)
-    columns["recipient_code"], columns["recipient_raw"] = map_de_codes(
-        text["recipient_code"], codes.recipient_de_to_dac(), "recipient", where)
+    for kind, mapping in (("donor", codes.donor_de_to_dac), ("recipient", codes.recipient_de_to_dac)):
+        columns[f"{kind}_code"], columns[f"{kind}_raw"] = map_de_codes(text[f"{kind}_code"], mapping(), kind, where)
     flow = pc.utf8_upper(text["flow_type_code"])
     refuse_codes(flow, ["C", "D"], column=wanted["flow_type_code"], meaning="commitments, disbursements", **at)
     if "amount_type" in text:
@@ -78,13 +71,10 @@ def _table(source: Source, on_read, options) -> pa.Table:
     refuse_codes(prices, ["V", "Q"], column=wanted.get("amount_type", "data_type_code"),
                  meaning="'Current prices' (V), 'Constant prices' (Q)", **at)
     if "unit_measure_code" in text:
-        unit = pc.utf8_upper(text["unit_measure_code"])
-        refuse_unless(pc.or_kleene(pc.is_null(unit), pc.equal(unit, "USD")), unit, column="unit_measure_code",
-                      expected="be USD", **at)
+        refuse_unless_usd(text["unit_measure_code"], column="unit_measure_code", **at)
     value = to_number(text["value"], pa.float64(), column=wanted["value"], **at)
     if "unit_multiplier" in text:
-        multiplier = to_number(text["unit_multiplier"], pa.float64(), column="unit_multiplier", **at)
-        value = pc.multiply(value, pc.power(pa.scalar(10.0), pc.subtract(pc.fill_null(multiplier, 6.0), 6.0)))
+        value = in_millions(value, text["unit_multiplier"], column="unit_multiplier", **at)
     columns.update(split_amounts(value, commitment=pc.equal(flow, "C"), disbursement=pc.equal(flow, "D"),
                                  current=pc.equal(prices, "V"), constant=pc.equal(prices, "Q")))
     return drop_blank_rows(assemble(columns, length))

@@ -1,11 +1,5 @@
-"""Aggregated snake_case "by purpose" CRS exports (ONE Campaign's oda_data_package writes them).
-
-``donor_code, ..., purpose_code, ..., indicator, value, currency, prices``:
-one amount per row. ``value`` goes to the disbursement columns (commitment
-columns when ``indicator`` names commitments), current or constant according
-to ``prices``; a ``currency`` other than USD is refused. Rows with every cell
-empty (trailing ``,,,`` lines, a real quirk) are dropped; every other row is kept.
-"""
+"""Aggregated snake_case "by purpose" CRS exports (ONE Campaign's oda_data_package): one ``value`` per row, a
+disbursement (a commitment when ``indicator`` says so), current or constant by ``prices``, in USD only."""
 from __future__ import annotations
 
 import pyarrow as pa
@@ -14,7 +8,8 @@ import pyarrow.compute as pc
 from ..errors import CRSFormatError
 from ..opening import Layout, Source
 from ..schema import CANONICAL_TYPES
-from .cells import assemble, drop_blank_rows, read_text, refuse_unless, split_amounts, table_reader, to_number, to_text
+from .cells import (assemble, drop_blank_rows, read_text, refuse_unless, refuse_unless_usd, split_amounts, table_reader,
+                    to_number, to_text)
 
 #: Canonical column -> candidate source names (lower case); the first one present wins.
 SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -22,8 +17,6 @@ SUMMARY_COLUMNS: dict[str, tuple[str, ...]] = {
     "finance_type": ("finance_t", "finance_type"),
 }
 EXTRA = ("value", "prices", "currency", "indicator")
-
-
 
 
 def _table(source: Source, on_read, options) -> pa.Table:
@@ -46,9 +39,8 @@ def _table(source: Source, on_read, options) -> pa.Table:
         return to_text(table[extra[name]]) if name in extra else pa.array([default] * length, pa.string())
 
     value = to_number(table[extra["value"]], pa.float64(), column=extra["value"], where=where)
-    prices, indicator, currency = pc.utf8_lower(text("prices", "current")), text("indicator", None), text("currency", None)
-    refuse_unless(pc.or_kleene(pc.is_null(currency), pc.equal(pc.utf8_upper(currency), "USD")), currency,
-                  column="currency", expected="be USD", where=where)
+    prices, indicator = pc.utf8_lower(text("prices", "current")), text("indicator", None)
+    refuse_unless_usd(text("currency", None), column="currency", where=where)
     refuse_unless(pc.or_kleene(pc.is_null(prices), pc.is_in(prices, pa.array(["current", "constant"]))), prices,
                   column="prices", expected="be 'current' or 'constant'", where=where)
     is_commitment = pc.fill_null(pc.match_substring(pc.utf8_lower(indicator), "commitment"), False)
