@@ -1,31 +1,24 @@
-"""Build the reports of a schedule: check, lock, plan, run in parallel, record, render.
+"""Build a schedule's reports: check, lock, plan, run in parallel, record, render.
 
-:func:`build_reports` writes the site and ``manifest.json`` (one record per
-report, see :mod:`.manifest`) into the output folder, and everything else
-into its work folder (:func:`~.manifest.work_folder`): the lock,
-``_executed/<name>.ipynb`` (each report's last good executed notebook),
-``_executed/_failed/<name>.ipynb`` (the executed copy of a failed run),
-Sphinx's work tree and the build's own temporary folder
-(``.oda-build-<pid>-<random>``, removed at the end, or by the next build when
-this one was killed). A report whose key (notebook, parameters, package code
-and data, CRS source) is unchanged since its last good build is not run
-again. Every file is moved into place when complete; no other file is touched.
+The output folder gets the site and ``manifest.json``; everything else goes into the work
+folder (:func:`~.manifest.work_folder`). A report whose key is unchanged since its last good
+build is not run again; every file is moved into place when complete.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 
 from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILED_DIR,
                        MANIFEST_NAME, BuildResult, EntryResult, crs_dataset, entry_key, git_commit,
-                       package_checksum, packaged_datasets, read_previous, source_fingerprint,
-                       work_folder, write_manifest)
+                       package_checksum, packaged_datasets, read_previous, work_folder,
+                       write_manifest)
 from .schedule import (DEFAULT_SCHEDULE, DEFAULT_TIMEOUT_S, ReportEntry, Schedule, ScheduleError,
                        load_schedule)
 from .site import render
@@ -35,15 +28,11 @@ from .worker import cpu_count, execute
 DEFAULT_OUTPUT = Path("reports") / "build"
 #: Held (in the work folder) while a build writes into the output folder.
 LOCK_NAME = "build.lock"
-#: Prefix of the build's own temporary folder in the output folder.
-TEMP_PREFIX = ".oda-build-"
-#: File inside that folder naming it as the build's (nothing else is ever removed).
-TEMP_OWNER = "OWNER"
-INDEX_NAME = "index.html"
+#: The build's temporary folder, in the work folder; only those holding TEMP_OWNER are removed.
+TEMP_PREFIX, TEMP_OWNER = ".oda-build-", "OWNER"
 
 
 def now() -> str:
-    """The current UTC time, ISO 8601 to the second."""
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -59,54 +48,18 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
                   output_dir: str | PathLike = DEFAULT_OUTPUT, *, jobs: int | None = None,
                   force: bool = False, progress: bool = True, only: list[str] | None = None,
                   demo: bool = False, timeout: int | None = None) -> BuildResult:
-    """Build the reports of a schedule into ``output_dir``.
-
-    Parameters
-    ----------
-    schedule_path, output_dir : path-like
-        The schedule (:func:`~.schedule.load_schedule`) and where the site goes.
-    jobs : int, optional
-        Reports executed at once (default: the CPU cores); 1 runs in this process.
-    force : bool
-        Run reports even when nothing they depend on changed.
-    progress : bool
-        A progress bar on stderr (tqdm).
-    only : list of str, optional
-        Build only these reports; the others keep their last build.
-    demo : bool
-        Run the ``requires: crs`` reports on the package's demonstration CRS
-        file (their pages say so).
-    timeout : int, optional
-        Seconds a report may run when its entry gives no ``timeout`` (default
-        :data:`~.schedule.DEFAULT_TIMEOUT_S`); one past it is stopped with its
-        kernel and fails ("timed out after N s"), its last good page kept.
-
-    Raises
-    ------
-    ScheduleError
-        Invalid schedule or unknown name in ``only`` (nothing runs).
-    OutputFolderError
-        ``output_dir`` is, lies inside or holds the notebooks' folder.
-    BuildLockedError
-        Another build is writing into ``output_dir``.
-    OSError
-        The output folder cannot be created or written.
-
-    Notes
-    -----
-    With ``jobs > 1`` reports run in worker processes started with the
-    "spawn" method: in a script, call this under ``if __name__ == "__main__":``.
-    """
+    """Build the reports of a schedule into ``output_dir``; the options are those of
+    ``oda-data reports build``. With ``jobs > 1`` workers are spawned: call it under
+    ``if __name__ == "__main__":`` in a script."""
     import filelock
 
     schedule = load_schedule(schedule_path)
     selected = _select(schedule, only)
-    if jobs is not None and jobs < 1:
-        raise ValueError(f"jobs: expected a whole number >= 1, got {jobs!r}")
+    for option, value in (("jobs", jobs), ("timeout", timeout)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option}: expected a whole number >= 1, got {value!r}")
     output = Path(os.path.abspath(output_dir))
     check_output_folder(output, schedule)
-    if timeout is not None and timeout < 1:
-        raise ValueError(f"timeout: expected a whole number of seconds >= 1, got {timeout!r}")
     output.mkdir(parents=True, exist_ok=True)
     work = work_folder(output)
     work.mkdir(parents=True, exist_ok=True)
@@ -118,7 +71,9 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
                                f"{work / LOCK_NAME}); wait for it to finish or pass another "
                                "--output") from None
     try:
-        _remove_abandoned_temp_folders(work)
+        for folder in work.glob(f"{TEMP_PREFIX}*"):  # of builds that were killed (none runs)
+            if folder.is_dir() and not folder.is_symlink() and (folder / TEMP_OWNER).is_file():
+                shutil.rmtree(folder, ignore_errors=True)
         temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=work))
         try:
             (temp / TEMP_OWNER).write_text(f"oda-data reports build, pid {os.getpid()}\n")
@@ -131,22 +86,19 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
 
 
 def _select(schedule: Schedule, only: list[str] | None) -> set[str]:
-    if not only:
-        return set(schedule.names)
-    unknown = [name for name in only if name not in schedule.names]
+    unknown = [name for name in only or [] if name not in schedule.names]
     if unknown:
         raise ScheduleError(f"{schedule.path}: no report named {', '.join(map(repr, unknown))}; "
                             f"valid names: {', '.join(schedule.names)}")
-    return set(only)
+    return set(only or schedule.names)
 
 
 def check_output_folder(output: Path, schedule: Schedule) -> None:
     """Refuse an output folder that is, lies inside or contains a notebooks folder."""
     resolved = output.resolve()
-    protected, projects = set(), set()
-    for entry in schedule:
-        protected.update({entry.path.parent.resolve(), (entry.project / "notebooks").resolve()})
-        projects.add(entry.project.resolve())
+    protected = {folder.resolve() for entry in schedule
+                 for folder in (entry.path.parent, entry.project / "notebooks")}
+    projects = {entry.project.resolve() for entry in schedule}
     for folder in sorted(protected):
         # Inside the project root is fine (reports/build) even when a notebook lies there.
         inside = folder in resolved.parents and folder not in projects
@@ -157,13 +109,6 @@ def check_output_folder(output: Path, schedule: Schedule) -> None:
                 f"{DEFAULT_OUTPUT}")
 
 
-def _remove_abandoned_temp_folders(output: Path) -> None:
-    """Remove the temporary folders of builds that were killed (we hold the lock: none runs)."""
-    for folder in output.glob(f"{TEMP_PREFIX}*"):
-        if folder.is_dir() and not folder.is_symlink() and (folder / TEMP_OWNER).is_file():
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def command_name() -> str:
     """How the user runs ``oda-data`` here: the running executable, relative when inside cwd."""
     candidates = [Path(sys.argv[0]) if sys.argv and Path(sys.argv[0]).name == "oda-data"
@@ -171,10 +116,8 @@ def command_name() -> str:
     for candidate in filter(None, candidates):
         if candidate.is_file():
             absolute = Path(os.path.abspath(candidate))
-            try:
-                return absolute.relative_to(Path.cwd()).as_posix()
-            except ValueError:
-                return str(absolute)
+            return (absolute.relative_to(Path.cwd()).as_posix() if absolute.is_relative_to(Path.cwd())
+                    else str(absolute))
     return "oda-data"
 
 
@@ -189,9 +132,8 @@ class _Build:
         self.work = work_folder(output)
         self.force, self.demo, self.timeout = force, demo, timeout
         self.previous = read_previous(output / MANIFEST_NAME)
-        project = schedule.entries[0].project
-        self.context = {"package_version": __version__, "git_commit": git_commit(project),
-                        "generated_at": now()}
+        self.context = {"package_version": __version__,
+                        "git_commit": git_commit(schedule.entries[0].project), "generated_at": now()}
         self.package = package_checksum()
         self.datasets = packaged_datasets()
         self.results: dict[str, EntryResult] = {}
@@ -220,11 +162,9 @@ class _Build:
             execute(tasks, jobs, record)
         finally:
             bar.close()
-        manifest = self._write(complete=True)
-        render(self.output, manifest, self.work)
-        entries = [self.results[entry.name] for entry in self.schedule]
-        return BuildResult(entries, self.output, self.output / INDEX_NAME,
-                           self.output / MANIFEST_NAME)
+        render(self.output, self._write(complete=True), self.work)
+        return BuildResult([self.results[entry.name] for entry in self.schedule],
+                           self.output / "index.html")
 
     def _write(self, *, complete: bool) -> dict:
         entries = [self.results.get(entry.name) or self._pending(entry) for entry in self.schedule]
@@ -232,35 +172,35 @@ class _Build:
                               folder=self.temp)
 
     def _base(self, entry: ReportEntry, parameters: dict, **fields) -> EntryResult:
-        return EntryResult(
-            name=entry.name, title=entry.title, titled=entry.titled,
-            description=entry.description, group=entry.group, teaching=entry.teaching,
-            notebook=entry.notebook, parameters={**entry.defaults, **parameters},
-            given=dict(entry.parameters), requires=list(entry.requires),
-            package_version=self.context["package_version"],
-            git_commit=self.context["git_commit"], **fields)
+        described = ("name", "title", "titled", "description", "group", "teaching", "notebook")
+        return EntryResult(**{name: getattr(entry, name) for name in described},
+                           parameters={**entry.defaults, **parameters}, given=dict(entry.parameters),
+                           requires=list(entry.requires), package_version=self.context["package_version"],
+                           git_commit=self.context["git_commit"], **fields)
 
-    def _pending(self, entry: ReportEntry) -> EntryResult:
-        """A report not finished yet: its last good build while there is one."""
-        previous = self.previous.get(entry.name, {})
-        if self._executed(entry.name).is_file() and previous.get("status") in ("ok", "stale"):
-            return self._kept(entry, previous, entry.parameters, [])
+    def _has_page(self, entry: ReportEntry) -> bool:  # a last good build to keep
+        executed = self.work / EXECUTED_DIR / f"{entry.name}.ipynb"
+        return executed.is_file() and self.previous.get(entry.name, {}).get("status") in ("ok", "stale")
+
+    def _pending(self, entry: ReportEntry) -> EntryResult:  # not finished yet
+        if self._has_page(entry):
+            return self._kept(entry, entry.parameters, [])
         return self._base(entry, entry.parameters, status="skipped",
                           reason="not built yet (build in progress)")
-
-    def _executed(self, name: str) -> Path:
-        return self.work / EXECUTED_DIR / f"{name}.ipynb"
 
     def _plan(self, entry: ReportEntry) -> EntryResult | dict:
         """The final result (skipped, unchanged, not selected) or a task to run."""
         previous = self.previous.get(entry.name, {})
-        parameters, env, crs_fingerprint = dict(entry.parameters), {}, None
+        parameters, env, demo = dict(entry.parameters), {}, False
         data = [self.datasets[name] for name in entry.data if name in self.datasets]
-        demo = False
         if "crs" in entry.requires:
             source, demo = self._crs_source(entry)
             if source is None:
-                return self._base(entry, parameters, status="skipped", reason=self._crs_howto())
+                command = command_name()
+                return self._base(entry, parameters, status="skipped", reason=(
+                    f"needs OECD CRS data: run `{command} download crs --reduced`, then "
+                    f"`{CRS_SOURCE_ENV}=<path> {command} reports build`; or "
+                    f"`{command} reports build --demo` for pages on the demonstration data"))
             if demo:  # the notebook picks (and labels) the demonstration file itself
                 env[CRS_SOURCE_ENV] = None
                 parameters.pop(CRS_SOURCE_PARAMETER, None)
@@ -275,37 +215,33 @@ class _Build:
                           entry.parameters else f"${CRS_SOURCE_ENV}")
                 return self._base(entry, parameters, status="failed",
                                   error=f"CRS source {str(source)!r} (from {origin}) does not exist")
-            crs_fingerprint = source_fingerprint(source)
             data.append(crs_dataset(source, demo=demo, previous=previous.get("data")))
         key = entry_key(entry.path, parameters, package=self.package,
-                        data=[d["checksum"] for d in data], crs_fingerprint=crs_fingerprint)
-        executed = self._executed(entry.name)
-        kept = executed.is_file() and previous.get("status") in ("ok", "stale")
+                        data=[d["checksum"] for d in data],
+                        crs_fingerprint=data[-1].get("fingerprint") if "crs" in entry.requires else None)
+        kept = self._has_page(entry)
         current = kept and previous["status"] == "ok" and previous.get("key") == key
-        if current and (not self.force or entry.name not in self.selected):
-            return self._kept(entry, previous, parameters, data)
+        if (current and not self.force) or (kept and entry.name not in self.selected):
+            return self._kept(entry, parameters, data)
         if entry.name not in self.selected:
-            if kept:
-                return self._kept(entry, previous, parameters, data)
             return self._base(entry, parameters, status="skipped",
                               reason="not built yet (not selected with --only)")
         return {"name": entry.name, "notebook_path": str(entry.path), "parameters": parameters,
-                "executed": str(executed), "temp_dir": str(self.temp), "env": env,
-                "failed_executed": str(self.work / EXECUTED_DIR / FAILED_DIR /
-                                       f"{entry.name}.ipynb"),
-                "timeout": entry.timeout or self.timeout,
+                "executed": str(self.work / EXECUTED_DIR / f"{entry.name}.ipynb"),
+                "failed_executed": str(self.work / EXECUTED_DIR / FAILED_DIR / f"{entry.name}.ipynb"),
+                "temp_dir": str(self.temp), "env": env, "timeout": entry.timeout or self.timeout,
                 "entry": entry, "key": key, "data": data, "demo": demo}
 
-    def _kept(self, entry, previous, parameters, data) -> EntryResult:
+    def _kept(self, entry: ReportEntry, parameters: dict, data: list) -> EntryResult:
         """A report not run in this build: its last good build, as recorded."""
-        kept = self._base(entry, previous.get("parameters", parameters), status=previous["status"],
-                          data=previous.get("data", data), key=previous.get("key"),
-                          built_at=previous.get("built_at"), duration_s=previous.get("duration_s"),
-                          executed=f"{EXECUTED_DIR}/{entry.name}.ipynb",
-                          demo=previous.get("demo", False), unchanged=True)
-        if previous["status"] == "stale":
-            kept.error = previous.get("error", "the last run failed; rebuild it to see why")
-        return kept
+        previous = self.previous[entry.name]
+        return self._base(
+            entry, previous.get("parameters", parameters), status=previous["status"],
+            data=previous.get("data", data), key=previous.get("key"),
+            built_at=previous.get("built_at"), duration_s=previous.get("duration_s"),
+            executed=f"{EXECUTED_DIR}/{entry.name}.ipynb", demo=previous.get("demo", False),
+            unchanged=True, error=previous.get("error", "the last run failed; rebuild it to see why")
+            if previous["status"] == "stale" else None)
 
     def _crs_source(self, entry: ReportEntry) -> tuple[Path | None, bool]:
         if self.demo:
@@ -319,33 +255,17 @@ class _Build:
         from_env = os.environ.get(CRS_SOURCE_ENV, "").strip()
         return (Path(from_env).expanduser().resolve() if from_env else None), False
 
-    def _crs_howto(self) -> str:
-        command = command_name()
-        return (f"needs OECD CRS data: run `{command} download crs --reduced`, then "
-                f"`{CRS_SOURCE_ENV}=<path> {command} reports build`; or "
-                f"`{command} reports build --demo` for pages on the demonstration data")
-
     def _finish(self, task: dict, outcome: dict) -> EntryResult:
         entry: ReportEntry = task["entry"]
-        relative = f"{EXECUTED_DIR}/{entry.name}.ipynb"
         failed = (f"{EXECUTED_DIR}/{FAILED_DIR}/{entry.name}.ipynb"
                   if outcome["failed_executed"] else None)
         if outcome["status"] == "ok":
             return self._base(entry, task["parameters"], status="ok", data=task["data"],
                               key=task["key"], built_at=now(), duration_s=outcome["duration_s"],
-                              executed=relative, demo=task["demo"])
-        previous = self.previous.get(entry.name, {})
-        if Path(task["executed"]).is_file() and previous.get("status") in ("ok", "stale"):
-            # Keep the last good page, marked stale, with this run's error.
-            stale = self._kept(entry, previous, task["parameters"], task["data"])
-            stale.status, stale.error, stale.failed_executed = "stale", outcome["error"], failed
-            stale.unchanged = False
-            return stale
+                              executed=f"{EXECUTED_DIR}/{entry.name}.ipynb", demo=task["demo"])
+        if self._has_page(entry):  # the last good page is kept, marked stale, with this error
+            return replace(self._kept(entry, task["parameters"], task["data"]), status="stale",
+                           error=outcome["error"], failed_executed=failed, unchanged=False)
         return self._base(entry, task["parameters"], status="failed", error=outcome["error"],
                           data=task["data"], built_at=now(), duration_s=outcome["duration_s"],
                           failed_executed=failed, demo=task["demo"])
-
-
-def read_manifest(output: str | PathLike) -> dict:
-    """The manifest of a build folder (for tools and tests)."""
-    return json.loads((Path(output) / MANIFEST_NAME).read_text(encoding="utf-8"))

@@ -1,9 +1,8 @@
 """``oda-data reports build`` and ``oda-data reports list``.
 
-Exit codes: 0 when every report is ok or skipped; 1 when one failed or is
-stale, when the site cannot be rendered, or on an operating-system error (one
-line naming the path); 2 for an invalid schedule, an unknown ``--only`` name,
-a refused output folder or a folder another build holds; 130 when interrupted.
+Exit codes: 0 all ok or skipped; 1 a report failed or is stale, the site could not be rendered,
+or an operating-system error; 2 a bad schedule, ``--only`` name or output folder, or a folder
+another build holds; 130 interrupted.
 """
 from __future__ import annotations
 
@@ -23,17 +22,20 @@ def register(subparsers) -> None:
     """Add ``oda-data reports build|list`` to the ``oda-data`` command."""
     reports = subparsers.add_parser(
         "reports", help="build the scheduled reports site",
-        description="Scheduled reports built from the notebooks (see reports/README.md).",
-    )
+        description="Scheduled reports built from the notebooks (see reports/README.md).")
     reports.set_defaults(handler=help_handler(reports))
     actions = reports.add_subparsers(dest="reports_action", metavar="ACTION")
     build = actions.add_parser(
         "build", help="run the reports of the schedule and render the site",
         description="Run the reports of the schedule with papermill, write manifest.json and "
         "render the site into the output folder. Reports whose notebook, parameters, data and "
-        "package code are unchanged are not run again.",
-    )
-    _schedule_option(build)
+        "package code are unchanged are not run again.")
+    listing = actions.add_parser("list", help="list the reports of the schedule",
+                                 description="List the reports of the schedule: name, group, "
+                                 "title, notebook and parameters.")
+    for parser in (build, listing):
+        parser.add_argument("--schedule", type=Path, default=DEFAULT_SCHEDULE, metavar="FILE",
+                            help=f"the schedule (default: {DEFAULT_SCHEDULE})")
     build.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, metavar="DIR",
                        help=f"where the site goes (default: {DEFAULT_OUTPUT})")
     build.add_argument("--only", nargs="+", metavar="NAME",
@@ -50,33 +52,31 @@ def register(subparsers) -> None:
                        help="rebuild reports even when nothing they depend on changed")
     build.add_argument("--no-progress", dest="progress", action="store_false",
                        help="no progress bar")
-    build.set_defaults(handler=_build_command)
-    listing = actions.add_parser("list", help="list the reports of the schedule",
-                                 description="List the reports of the schedule: name, group, "
-                                 "title, notebook and parameters.")
-    _schedule_option(listing)
-    listing.set_defaults(handler=_list_command)
+    build.set_defaults(handler=_errors_as_lines(_build_command))
+    listing.set_defaults(handler=_errors_as_lines(_list_command))
 
 
-def _schedule_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--schedule", type=Path, default=DEFAULT_SCHEDULE, metavar="FILE",
-                        help=f"the schedule (default: {DEFAULT_SCHEDULE})")
+def _errors_as_lines(command):
+    """The command's expected errors as one ``error:`` line and an exit code, no traceback."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (ScheduleError, BuildLockedError, OutputFolderError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(f"error: {os_error_line(error)}", file=sys.stderr)
+            return 1
+        except SiteError as error:  # the reports ran and are recorded; the site is the old one
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    return run
 
 
 def _build_command(args: argparse.Namespace) -> int:
-    try:
-        result = build_reports(args.schedule, args.output, jobs=args.jobs, force=args.force,
-                               progress=args.progress, only=args.only, demo=args.demo,
-                               timeout=args.timeout)
-    except (ScheduleError, BuildLockedError, OutputFolderError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: {os_error_line(error)}", file=sys.stderr)
-        return 1
-    except SiteError as error:  # the reports ran and are recorded; the site is the old one
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    result = build_reports(args.schedule, args.output, jobs=args.jobs, force=args.force,
+                           progress=args.progress, only=args.only, demo=args.demo,
+                           timeout=args.timeout)
     for entry in result:
         if entry.status in ("failed", "stale"):
             kept = " (the last good page is kept)" if entry.status == "stale" else ""
@@ -88,21 +88,14 @@ def _build_command(args: argparse.Namespace) -> int:
         print(f"nothing changed: {counts.get('ok', 0)} reports up to date"
               + (f", {counts['skipped']} skipped" if counts.get("skipped") else "")
               + f" - site: {result.index_path}")
-        return result.exit_code
-    print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s))
-          + f" - site: {result.index_path}")
+    else:
+        print(", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s))
+              + f" - site: {result.index_path}")
     return result.exit_code
 
 
 def _list_command(args: argparse.Namespace) -> int:
-    try:
-        schedule = load_schedule(args.schedule)
-    except ScheduleError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: {os_error_line(error)}", file=sys.stderr)
-        return 1
+    schedule = load_schedule(args.schedule)
     width = max(len(entry.name) for entry in schedule)
     for entry in schedule:
         parameters = ", ".join(f"{key}={value}" for key, value in entry.parameters.items())

@@ -1,14 +1,7 @@
 """What a build records: each report's provenance, the skip key, ``manifest.json``.
 
-One record per report (see :class:`EntryResult`): its title, group, notebook,
-parameters (defaults included), status, the data behind it with checksums,
-package version and git commit, build time, and the executed notebook
-(``_executed/<name>.ipynb``, relative to the output folder). The reports site
-is rendered from these records.
-
-A previous manifest is read back only for what cannot be recomputed (skip key,
-build time, duration), each value type-checked: file paths are never taken
-from it, so a hand-edited manifest cannot make the site link elsewhere.
+The previous manifest gives back only what cannot be recomputed, type-checked, never a path:
+a hand-edited manifest cannot make the site link elsewhere.
 """
 from __future__ import annotations
 
@@ -23,7 +16,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Annotated, Iterator, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from .._files import atomic_write
 
@@ -34,10 +29,8 @@ CRS_SOURCE_ENV = "ODA_CRS_SOURCE"
 #: Parameter through which ``requires: crs`` entries receive the CRS source.
 CRS_SOURCE_PARAMETER = "crs_source"
 MANIFEST_NAME = "manifest.json"
-#: Folder of the executed notebooks, inside the build's work folder (:func:`work_folder`).
-EXECUTED_DIR = "_executed"
-#: Folder (inside :data:`EXECUTED_DIR`) of the executed copies of failed runs.
-FAILED_DIR = "_failed"
+#: Folders (in the work folder) of the last good executed notebooks and of failed runs' copies.
+EXECUTED_DIR, FAILED_DIR = "_executed", "_failed"
 #: Version of the manifest layout (bump when fields change meaning).
 MANIFEST_FORMAT = 2
 #: ok: the page is current; failed: no page; skipped: not run (``reason``);
@@ -45,14 +38,13 @@ MANIFEST_FORMAT = 2
 STATUSES = ("ok", "failed", "skipped", "stale")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
+_HEX64 = r"^[0-9a-f]{64}$"
 
 
 def work_folder(output: Path) -> Path:
-    """Where a build keeps what is not the site (lock, executed notebooks, Sphinx's work tree,
-    temporary files): ``<parent>/.cache/reports-<name>`` beside the output folder."""
+    """Where a build keeps all that is not the site: ``.cache/reports-<name>`` beside it."""
     output = Path(output)
     return output.parent / ".cache" / f"reports-{output.name}"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass
@@ -62,14 +54,12 @@ class EntryResult:
     name: str
     title: str
     description: str
-    #: Whether the schedule gave the title (else: the notebook's heading).
-    titled: bool
+    titled: bool  # whether the schedule gave the title (else: the notebook's heading)
     group: str
     notebook: str
-    parameters: dict
+    parameters: dict  # defaults included
     status: str
-    #: The parameters as the schedule gives them (``parameters`` adds the defaults).
-    given: dict = field(default_factory=dict)
+    given: dict = field(default_factory=dict)  # the parameters as the schedule gives them
     teaching: bool = False
     requires: list = field(default_factory=list)
     error: str | None = None
@@ -83,11 +73,7 @@ class EntryResult:
     duration_s: float | None = None
     key: str | None = None
     demo: bool = False
-    #: True when the page was not rebuilt (nothing it depends on changed).
-    unchanged: bool = False
-
-    def to_record(self) -> dict:
-        return asdict(self)
+    unchanged: bool = False  # not rebuilt: nothing it depends on changed
 
 
 @dataclass
@@ -95,15 +81,10 @@ class BuildResult:
     """Results of a build, in schedule order; iterate for the entries."""
 
     entries: list[EntryResult]
-    output_dir: Path
     index_path: Path
-    manifest_path: Path
 
     def __iter__(self) -> Iterator[EntryResult]:
         return iter(self.entries)
-
-    def __len__(self) -> int:
-        return len(self.entries)
 
     def __getitem__(self, name: str) -> EntryResult:
         for entry in self.entries:
@@ -121,18 +102,11 @@ class BuildResult:
         return 1 if any(e.status in ("failed", "stale") for e in self.entries) else 0
 
 
-# --------------------------------------------------------------------------- keys
-
-
 def package_checksum() -> str:
-    """SHA-256 of the package's own code and data (``oda_data/**/*.py``, ``oda_data/data/*``)
-    but for ``oda_data/reports/`` (it renders pages; the site has its own key).
-
-    Part of every skip key: editing the package rebuilds the reports.
-    """
+    """SHA-256 of the package's code and data, in every skip key; ``reports/`` only renders
+    pages (the site has its own key)."""
     digest = hashlib.sha256()
-    files = sorted([*_PACKAGE.rglob("*.py"), *(_PACKAGE / "data").glob("*")])
-    for path in files:
+    for path in sorted([*_PACKAGE.rglob("*.py"), *(_PACKAGE / "data").glob("*")]):
         parts = path.relative_to(_PACKAGE).parts
         if path.is_file() and "__pycache__" not in parts and parts[0] != "reports":
             digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
@@ -148,12 +122,7 @@ def source_fingerprint(path: str | PathLike) -> dict:
 
 def entry_key(notebook: str | PathLike, parameters: dict, *, package: str,
               data: list[str], crs_fingerprint: dict | None = None) -> str:
-    """SHA-256 identifying one build of a report; an unchanged key means the page is current.
-
-    Covers the notebook's bytes, the parameters (canonical JSON), the
-    package's code and data (:func:`package_checksum`), the checksums of the
-    data sets the report reads and the CRS source's fingerprint.
-    """
+    """SHA-256 of all a report's page depends on; an unchanged key means the page is current."""
     payload = {
         "notebook_sha256": hashlib.sha256(Path(notebook).read_bytes()).hexdigest(),
         "parameters": parameters,
@@ -178,9 +147,6 @@ def git_commit(folder: Path) -> str | None:
     return commit if done.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", commit) else None
 
 
-# --------------------------------------------------------------------------- data sets
-
-
 def packaged_datasets() -> dict[str, dict]:
     """Data entries of the package's own data sets (White Paper chapter, DAC rates)."""
     from ..white_paper import default_path
@@ -190,10 +156,10 @@ def packaged_datasets() -> dict[str, dict]:
     return {
         "white_paper": _file_entry(
             "Japan's ODA White Paper 2018, chapter \"(3) Assistance for Security and Stability\"",
-            Path(default_path()), date="2018"),
+            Path(default_path()), date="2018", rows=len(list(_csv_rows(Path(default_path()))))),
         "dac_rates": _file_entry(
             f"OECD DAC exchange rates and deflators, every DAC provider, {min(years)}-{max(years)}", rates,
-            date="2024-12"),
+            date="2024-12", rows=len(years)),
     }
 
 
@@ -203,27 +169,23 @@ def crs_dataset(source: Path, *, demo: bool, previous: list | None = None) -> di
     label = ("CRS demonstration file: invented activities, not OECD figures" if demo
              else "OECD Creditor Reporting System (CRS) file")
     for old in previous or []:  # hashing a large CRS file once is enough
-        if isinstance(old, dict) and old.get("fingerprint") == fingerprint and _HEX64.match(
-                str(old.get("checksum"))):
+        if isinstance(old, dict) and old.get("fingerprint") == fingerprint and re.match(
+                _HEX64, str(old.get("checksum"))):
             return {**old, "label": label, "demo": demo}
     # A real file is dated by its file time (when it was downloaded); the demonstration file's
     # file time is only when the project was cloned, so it gets no date.
     date = None if demo else dt.date.fromtimestamp(fingerprint["mtime_ns"] / 1e9).isoformat()
-    entry = _file_entry(label, source, date=date, rows=None)
-    entry["rows"] = _crs_rows(source)
-    return {**entry, "demo": demo, "fingerprint": fingerprint}
+    return {**_file_entry(label, source, date=date, rows=_crs_rows(source)), "demo": demo,
+            "fingerprint": fingerprint}
 
 
-def _file_entry(label: str, path: Path, *, date: str | None, rows: int | None = -1) -> dict:
-    digest = hashlib.sha256()
+def _file_entry(label: str, path: Path, *, date: str | None, rows: int | None) -> dict:
     with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    if rows == -1:
-        rows = sum(1 for _ in _csv_rows(path))
-    relative = path.resolve().relative_to(_PACKAGE.parent).as_posix() if _PACKAGE in \
-        path.resolve().parents else path.name
-    return {"label": label, "file": relative, "checksum": digest.hexdigest(), "rows": rows,
+        checksum = hashlib.file_digest(stream, "sha256").hexdigest()
+    resolved = path.resolve()
+    relative = resolved.relative_to(_PACKAGE.parent).as_posix() if _PACKAGE in resolved.parents \
+        else path.name
+    return {"label": label, "file": relative, "checksum": checksum, "rows": rows,
             "date": date, "demo": False}
 
 
@@ -233,8 +195,8 @@ def _csv_rows(path: Path) -> Iterator[dict]:
 
 
 def _crs_rows(source: Path) -> int | None:
-    """Rows of a CRS source as ``read_crs`` reads them: those of its Parquet cache (converted
-    now when it is not yet; the report's own read then finds it)."""
+    """Rows as ``read_crs`` reads them: those of its Parquet cache (made now if need be; the
+    report's own read then finds it)."""
     try:
         import pyarrow.parquet as pq
 
@@ -245,14 +207,25 @@ def _crs_rows(source: Path) -> int | None:
         return None
 
 
-# --------------------------------------------------------------------------- the file
+class _Previous(BaseModel):
+    """What a build takes back from the last manifest's record of a report."""
+
+    model_config = ConfigDict(strict=True)
+
+    status: Literal[STATUSES]
+    key: Optional[Annotated[str, Field(pattern=_HEX64)]] = None
+    built_at: Optional[Annotated[str, AfterValidator(lambda v: dt.datetime.fromisoformat(v) and v)]] = None
+    duration_s: Optional[float] = None
+    parameters: Optional[dict] = None
+    data: Optional[list[dict]] = None
+    demo: bool = False
+    error: Optional[str] = None
 
 
 def read_previous(path: Path) -> dict[str, dict]:
-    """Type-checked fields of the last build's records, by report name ({} when none)."""
+    """The last build's checked records, by report name ({} when none)."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        records = document["reports"]
+        records = json.loads(path.read_text(encoding="utf-8"))["reports"]
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -261,42 +234,19 @@ def read_previous(path: Path) -> dict[str, dict]:
         return {}
     kept: dict[str, dict] = {}
     for record in records if isinstance(records, list) else []:
-        if not isinstance(record, dict) or not isinstance(record.get("name"), str):
-            continue
-        checks = {"status": lambda v: v in STATUSES, "key": lambda v: bool(_HEX64.match(v)),
-                  "built_at": _is_time, "duration_s": lambda v: isinstance(v, (int, float)),
-                  "parameters": lambda v: isinstance(v, dict),
-                  "data": lambda v: isinstance(v, list) and all(isinstance(d, dict) for d in v),
-                  "package_version": lambda v: isinstance(v, str),
-                  "git_commit": lambda v: isinstance(v, str), "demo": lambda v: v is True,
-                  "error": lambda v: isinstance(v, str)}
-        kept[record["name"]] = {name: record[name] for name, check in checks.items()
-                                if record.get(name) is not None and _safe(check, record[name])}
+        try:
+            if isinstance(record, dict) and isinstance(record.get("name"), str):
+                kept[record["name"]] = _Previous.model_validate(record).model_dump(exclude_none=True)
+        except ValidationError:  # a hand-edited or older record: the report is rebuilt
+            pass
     return kept
-
-
-def _safe(check, value) -> bool:
-    try:
-        return bool(check(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _is_time(value: Any) -> bool:
-    dt.datetime.fromisoformat(value)
-    return True
 
 
 def write_manifest(output_dir: Path, entries: list[EntryResult], context: dict, *,
                    complete: bool, folder: Path | None = None) -> dict:
     """Write ``manifest.json`` atomically; returns the document written."""
-    records = [entry.to_record() for entry in entries]
-    manifest = {
-        "manifest_format": MANIFEST_FORMAT,
-        "complete": complete,
-        **context,
-        "counts": dict(Counter(record["status"] for record in records)),
-        "reports": records,
-    }
+    manifest = {"manifest_format": MANIFEST_FORMAT, "complete": complete, **context,
+                "counts": dict(Counter(entry.status for entry in entries)),
+                "reports": [asdict(entry) for entry in entries]}
     atomic_write(output_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n", folder=folder)
     return manifest

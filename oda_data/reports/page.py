@@ -1,12 +1,4 @@
-"""The copy of an executed notebook that Sphinx reads for one report page.
-
-The executed notebook is never changed; :func:`prepare` returns a new one with
-the report's title as its only top heading, the provenance box (a Jinja2
-template), code shown on teaching pages only, cells tagged ``solution``
-folded, Markdown links to other notebooks pointing at their pages, raw HTML in
-Markdown turned into text, each chart with alt text as an image file of its
-own, and each table's CSV download written from its ``text/csv`` output.
-"""
+"""The copy of an executed notebook that Sphinx reads for one report page (:func:`prepare`)."""
 from __future__ import annotations
 
 import base64
@@ -18,6 +10,7 @@ import io
 import json
 import posixpath
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +22,7 @@ DEMO_COLUMN, DEMO_VALUE = "data_source", "demonstration data (invented activitie
 SHOWN_ONLY_WITH = {"base_year": ("prices", "constant")}
 TEMPLATES = Path(__file__).with_name("templates")
 
-_H1 = re.compile(r"^#\s+\S")
+_H1 = re.compile(r"\A(?:[ \t]*\n)*#[ \t]+\S[^\n]*\n*")  # a first line that is a top heading
 _IMAGE_SUFFIXES = {"image/svg+xml": ".svg", "image/png": ".png", "image/jpeg": ".jpg"}
 _NOTEBOOK_LINK = re.compile(r"(\[[^\]\n]*\])\(<?([^()\s<>#]+\.ipynb)>?(#[^()\s]*)?\)")
 # fmt.DOLLAR: a "$" MathJax leaves alone; as Markdown text it is "\$" (raw HTML is text here).
@@ -38,8 +31,7 @@ _DOLLAR = '<span class="tex2jax_ignore mathjax_ignore">&#36;</span>'
 
 @dataclass
 class PageFiles:
-    """The notebook Sphinx reads, the files its page links to (site path -> bytes), its
-    findings (the ``findings`` cell's Markdown, or None)."""
+    """The notebook Sphinx reads, the files its page links to, its ``findings`` cell's Markdown."""
 
     notebook: dict
     files: dict[str, bytes] = field(default_factory=dict)
@@ -48,8 +40,8 @@ class PageFiles:
 
 @functools.lru_cache(maxsize=1)
 def templates():
-    """The Jinja2 environment of the site's templates: every value escaped as HTML text,
-    backquotes too (a line of them would end the Markdown fence around raw HTML)."""
+    """The site's Jinja2 templates: every value escaped, backquotes too (a line of them would
+    end the Markdown fence around raw HTML)."""
     import jinja2
     from markupsafe import Markup, escape
 
@@ -61,19 +53,19 @@ def templates():
 
 
 def parts():
-    """The macros of ``templates/parts.html``."""
     return templates().get_template("parts.html").module
 
 
 def prepare(entry: dict, executed: dict, executed_bytes: bytes, pages: dict[str, str]) -> PageFiles:
-    """The notebook copy for ``entry`` (a manifest record); ``pages`` maps a project-relative
-    notebook path to the name of the page built from it."""
+    """The page of ``entry`` (a manifest record): its title as the only top heading, the
+    provenance box, code on teaching pages only, solutions folded, charts as files, CSV
+    downloads. ``pages``: project-relative notebook path -> its page's name."""
     name, teaching = entry["name"], bool(entry.get("teaching"))
     notebook = copy.deepcopy(executed)
     page = PageFiles(notebook=notebook)
     page.files[f"{DOWNLOADS}/{name}.ipynb"] = executed_bytes
     folder = posixpath.dirname(str(entry.get("notebook") or ""))
-    csv_names: dict[str, int] = {}
+    csv_names: Counter = Counter()
     cells = []
     for cell in notebook.get("cells", []):
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
@@ -94,10 +86,11 @@ def prepare(entry: dict, executed: dict, executed_bytes: bytes, pages: dict[str,
         cells.append(cell)
     _drop_first_heading(cells)
     title = entry.get("title") or name
+    data = [item for item in entry.get("data") or [] if isinstance(item, dict)]
+    header = parts().header(entry, title, shown_parameters(entry), data,
+                            f"../{DOWNLOADS}/{name}.ipynb", "../index.html")
     head = [{"cell_type": "markdown", "metadata": {}, "source": f"# {markdown_escape(title)}"},
-            {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": str(parts().header(
-                entry, title, shown_parameters(entry), _data_items(entry.get("data")),
-                f"../{DOWNLOADS}/{name}.ipynb", "../index.html"))}]
+            {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": str(header)}]
     notebook["cells"] = head + cells
     if (notebook.get("nbformat"), notebook.get("nbformat_minor", 0)) >= (4, 5):
         for index, cell in enumerate(notebook["cells"]):
@@ -122,15 +115,6 @@ def shown_parameters(entry: dict) -> list[tuple[str, str]]:
     return shown
 
 
-def _data_items(data) -> list[dict]:
-    items = []
-    for item in data or []:
-        if isinstance(item, dict):
-            rows = item.get("rows")
-            items.append({**item, "rows_text": f"{rows:,} rows" if isinstance(rows, int) else None})
-    return items
-
-
 def markdown_escape(text: str) -> str:
     """``text`` as literal Markdown (every ASCII punctuation character backslash-escaped)."""
     return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", " ".join(str(text).split()))
@@ -152,21 +136,16 @@ def _markdown(text: str, folder: str, pages: dict[str, str]) -> str:
 
 
 def _drop_first_heading(cells: list[dict]) -> None:
-    """Remove the notebook's first-level heading at the top; the report's title replaces it."""
+    """Remove the notebook's top heading: the report's title replaces it."""
     for cell in cells:
-        if cell.get("cell_type") != "markdown":
-            if cell.get("cell_type") == "code" and cell.get("outputs"):
-                return
-            continue
-        lines = _text(cell["source"]).split("\n")
-        for index, line in enumerate(lines):
-            if line.strip():
-                if _H1.match(line):
-                    cell["source"] = "\n".join(lines[:index] + lines[index + 1:]).strip("\n")
-                return
+        if cell.get("cell_type") == "markdown" and _text(cell["source"]).strip():
+            cell["source"] = _H1.sub("", _text(cell["source"]))
+            return
+        if cell.get("cell_type") == "code" and cell.get("outputs"):
+            return
 
 
-def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: dict,
+def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: Counter,
             page: PageFiles) -> None:
     data = output.get("data") or {}
     if "text/markdown" in data:
@@ -187,16 +166,14 @@ def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: dict
             return
 
 
-def _csv_download(output: dict, entry: dict, csv_names: dict, page: PageFiles) -> None:
+def _csv_download(output: dict, entry: dict, csv_names: Counter, page: PageFiles) -> None:
     """The table's CSV file (its frame, as ``fmt.table`` wrote it), linked under the table."""
     data = output["data"]
     text = _text(data.pop("text/csv"))
     meta = (output.get("metadata") or {}).pop("text/csv", None) or {}
-    slug = re.sub(r"[^a-z0-9]+", "-", str(meta.get("name") or "table").lower()).strip("-")[:80]
-    slug = slug or "table"
-    csv_names[slug] = csv_names.get(slug, 0) + 1
-    if csv_names[slug] > 1:
-        slug = f"{slug}-{csv_names[slug]}"
+    slug = re.sub(r"[^a-z0-9]+", "-", str(meta.get("name") or "").lower()).strip("-")[:80] or "table"
+    csv_names[slug] += 1
+    slug += f"-{csv_names[slug]}" if csv_names[slug] > 1 else ""
     demo = bool(entry.get("demo"))
     if demo:
         rows = list(csv.reader(io.StringIO(text)))

@@ -1,31 +1,26 @@
-"""Read and validate ``reports/schedule.yaml``: which notebooks to run, with which parameters.
+"""Read and validate ``reports/schedule.yaml``: the notebooks to run, with which parameters.
 
-The schedule's form is declared once, as pydantic models (:class:`EntrySpec`);
-everything is checked before anything runs and every problem is reported at
-once, naming the file, the entry and the field. The YAML is read with a
-strict safe loader (no duplicate keys, no anchors or aliases); notebook paths
-and globs stay inside the project; parameter names must be ones the notebook
-declares (papermill's ``inspect_notebook``).
+The form is declared once (:class:`EntrySpec`); every problem is reported at once, naming the
+file, the entry and the field, before anything runs.
 """
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import hashlib
 import json
 import keyword
-import math
 import os
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator, Literal, Optional
+from typing import Annotated, Any, Iterator, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PositiveInt,
+                      ValidationError, field_validator)
 
 from . import _globs
-from ._strict_yaml import read_strict_yaml
 from .._files import atomic_write
 from .._text import one_line
 
@@ -34,33 +29,47 @@ DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"
 #: The sections of the reports site, in the order the home page shows them: id -> heading.
 GROUPS = {"overview": "Overview", "themes": "Themes", "regions": "Regions",
           "pledges": "Pledges", "crs": "CRS", "teaching": "Teaching"}
-#: What an entry may require.
-REQUIREMENTS = ("crs",)
-#: The data sets a report may name in ``data:``.
-DATASETS = ("white_paper", "dac_rates", "crs")
+#: What an entry may require, and the data sets it may name in ``data:``.
+REQUIREMENTS, DATASETS = ("crs",), ("white_paper", "dac_rates", "crs")
 #: How long a report may run, unless its entry or ``--timeout`` says otherwise (seconds).
 DEFAULT_TIMEOUT_S = 30 * 60
 
-# A name becomes a file name in the output folder: keep it portable and unambiguous.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: A report name is a file name in the output folder: portable and unambiguous.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED_NAMES = {"index", "manifest", "search", "genindex", "data", "_static", "_sources"}
+# What a field's type error says was expected, where pydantic's words would not tell a user.
+_EXPECTED = {"name": "a text name", "notebook": "the path of a notebook",
+             "reports": "a non-empty list of entries", "parameters": "a mapping (name: value)"}
 
 
 class ScheduleError(ValueError):
     """The schedule cannot be used; the message names the file, entry and field."""
 
 
+def _identifier(name: str) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"name {name!r} is not a valid Python variable name")
+    return name
+
+
+def _inside_project(path: str) -> str:
+    trouble = _globs.path_problem(path)
+    if trouble:
+        raise ValueError(f"{path!r} {trouble}")
+    return path
+
+
 class EntrySpec(BaseModel):
     """One entry of ``reports:`` as written (the schedule's declared schema)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
-    notebook: str = Field(min_length=1)
+    notebook: Annotated[str, Field(min_length=1), AfterValidator(_inside_project)]
     title: str = ""
     description: str = ""
     group: Optional[Literal[tuple(GROUPS)]] = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[Annotated[str, AfterValidator(_identifier)], JsonValue] = Field(default_factory=dict)
     requires: list[Literal[REQUIREMENTS]] = Field(default_factory=list)
     data: Optional[list[Literal[DATASETS]]] = None
     timeout: Optional[PositiveInt] = None
@@ -69,28 +78,6 @@ class EntrySpec(BaseModel):
     @classmethod
     def _one_or_many(cls, value):
         return [value] if isinstance(value, str) else value
-
-    @field_validator("notebook")
-    @classmethod
-    def _inside_project(cls, value: str) -> str:
-        trouble = _globs.path_problem(value)
-        if trouble:
-            raise ValueError(f"{value!r} {trouble}")
-        return value
-
-    @field_validator("parameters", mode="before")
-    @classmethod
-    def _plain_parameters(cls, value):
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise ValueError(f"expected a mapping (name: value), got {_type_name(value)}")
-        for key, item in value.items():
-            if not isinstance(key, str) or not key.isidentifier() or keyword.iskeyword(key):
-                raise ValueError(f"name {key!r} is not a valid Python variable name")
-            if (trouble := _plain_value_problem(item)) is not None:
-                raise ValueError(f"parameter {key!r}: {trouble}")
-        return value
 
 
 class ScheduleSpec(BaseModel):
@@ -101,16 +88,11 @@ class ScheduleSpec(BaseModel):
 
 @dataclass(frozen=True)
 class ReportEntry:
-    """One report of a schedule (a glob entry gives one per matched notebook).
-
-    ``notebook`` is project-relative (POSIX), ``path`` absolute; ``parameters``
-    are as written, ``defaults`` every parameter the notebook declares with its
-    default; ``titled`` says whether the schedule gave the title (else it is
-    the notebook's first heading); ``index`` is the entry's place in the schedule.
-    """
+    """One report of a schedule (a glob entry gives one per notebook): ``defaults`` are all the
+    notebook's parameters, ``titled`` whether the schedule gave the title."""
 
     name: str
-    notebook: str
+    notebook: str  # project-relative, POSIX
     path: Path
     parameters: dict = field(default_factory=dict)
     defaults: dict = field(default_factory=dict)
@@ -121,12 +103,11 @@ class ReportEntry:
     requires: tuple[str, ...] = ()
     data: tuple[str, ...] = ("white_paper", "dac_rates")
     timeout: int | None = None
-    index: int = 0
+    index: int = 0  # the entry's place in the schedule
     project: Path = Path(".")
 
     @property
     def teaching(self) -> bool:
-        """A walkthrough for learners (the site shows its code)."""
         return self.group == "teaching"
 
 
@@ -140,34 +121,18 @@ class Schedule:
     def __iter__(self) -> Iterator[ReportEntry]:
         return iter(self.entries)
 
-    def __len__(self) -> int:
-        return len(self.entries)
-
     @property
     def names(self) -> list[str]:
         return [entry.name for entry in self.entries]
 
 
-def search_folders(schedule_path: str | PathLike) -> list[Path]:
-    """Folders a notebook path is looked up in: the current folder, the folder above the
-    schedule's folder (the project root for ``reports/schedule.yaml``), the schedule's own."""
-    schedule_folder = Path(schedule_path).resolve().parent
-    return list(dict.fromkeys([Path.cwd().resolve(), schedule_folder.parent, schedule_folder]))
-
-
-def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool = True) -> Schedule:
-    """Read and validate a schedule file; :class:`ScheduleError` lists every problem.
-
-    With ``check_files=False`` an entry whose notebook is missing is kept, unchecked.
-    """
+def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE) -> Schedule:
+    """Read and validate a schedule file; :class:`ScheduleError` lists every problem."""
     path = Path(path)
     if not path.is_file():
         raise ScheduleError(f"{path}: no schedule file here (looked for {path.resolve()}); run "
                             "from the project root or pass --schedule FILE")
-    try:
-        document = read_strict_yaml(path)
-    except ValueError as error:
-        raise ScheduleError(str(error)) from None
+    document = _read_strict_yaml(path)
     if not isinstance(document, dict):
         raise ScheduleError(f"{path}: expected a mapping with a 'reports' list at the top, got "
                             f"{_type_name(document)}")
@@ -175,12 +140,15 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
     try:
         listed = ScheduleSpec.model_validate(document).reports
     except ValidationError as error:
-        problems += _describe(error, ScheduleSpec, "the schedule", document)
+        problems += _describe(error, ScheduleSpec, "the schedule")
         listed = document.get("reports") if isinstance(document.get("reports"), list) else []
-    folders = search_folders(path)
+    # A notebook is looked up in the current folder, then the project root (the folder above
+    # the schedule's), then the schedule's own folder.
+    here = path.resolve().parent
+    folders = list(dict.fromkeys([Path.cwd().resolve(), here.parent, here]))
     entries: list[ReportEntry] = []
     for index, raw in enumerate(listed):
-        entries.extend(_entries(index, raw, folders, check_files, problems))
+        entries.extend(_entries(index, raw, folders, problems))
     seen: dict[str, ReportEntry] = {}
     for entry in entries:
         # Case-insensitive: pages must not overwrite each other on macOS or Windows.
@@ -193,23 +161,60 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE, *, check_files: bool 
     return Schedule(path=path, entries=tuple(entries))
 
 
-def _describe(error: ValidationError, model, where: str, raw) -> list[str]:
+def _read_strict_yaml(path: Path) -> Any:
+    """yaml.SafeLoader without anchors and aliases (alias bombs, recursion: a schedule needs
+    neither) or duplicate keys (a repeated key would silently win)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "anchors and aliases (&name, *name) are not allowed; write the "
+                    "values out", event.start_mark)
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if isinstance(key, Hashable) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark,
+                        f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)  # noqa: S506
+    except UnicodeDecodeError as error:
+        raise ScheduleError(f"{path}: not UTF-8 text ({error})") from None
+    except yaml.YAMLError as error:
+        raise ScheduleError(f"{path}: not valid YAML ({one_line(str(error))})") from None
+
+
+def _describe(error: ValidationError, model, where: str) -> list[str]:
     """pydantic's errors as the schedule's messages: where, field, what was expected."""
     problems, unknown = [], []
     for item in error.errors(include_url=False):
-        name = str(item["loc"][0]) if item["loc"] else ""
-        if item["type"] == "extra_forbidden":
+        loc, kind, value = item["loc"], item["type"], item["input"]
+        name = str(loc[0]) if loc else ""
+        message = item["msg"].removeprefix("Value error, ")
+        if kind == "extra_forbidden":
             unknown.append(name)
             continue
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "literal_error":
-            message = (f"unknown {name} {item['input']!r}; valid: "
-                       f"[{item['ctx']['expected'].replace(' or ', ', ')}]")
-        elif item["type"] in ("string_type", "list_type", "dict_type", "int_type", "missing",
-                              "too_short"):
-            wanted = {"name": "a text name", "notebook": "the path of a notebook",
-                      "reports": "a non-empty list of entries"}.get(name, message.lower())
-            message = f"expected {wanted}, got {_type_name(item['input'])}"
+        if kind == "literal_error":
+            valid = item["ctx"]["expected"].replace(" or ", ", ")
+            message = f"unknown {name} {value!r}; valid: [{valid}]"
+        elif kind in ("invalid-json-value", "finite_number"):
+            message = (f"parameter {loc[1]!r}: expected text, a number, true/false, null or a "
+                       f"list/mapping of those, got {_type_name(value)} {value!r} (quote it to "
+                       "pass it as text)")
+        elif kind.endswith("_type") or kind in ("missing", "too_short"):
+            wanted = _EXPECTED.get(name, message.lower().removeprefix("input should be "))
+            message = f"expected {wanted}, got {_type_name(value)}"
         problems.append(f"{where}, field '{name}': {message}")
     if unknown:
         problems.insert(0, f"{where}: unknown field(s) {sorted(unknown)}; valid: "
@@ -217,8 +222,7 @@ def _describe(error: ValidationError, model, where: str, raw) -> list[str]:
     return problems
 
 
-def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
-             problems: list[str]) -> list[ReportEntry]:
+def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> list[ReportEntry]:
     name = raw.get("name") if isinstance(raw, dict) else None
     where = _where(index, name if isinstance(name, str) else None)
     if not isinstance(raw, dict):
@@ -228,7 +232,7 @@ def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
     try:
         spec = EntrySpec.model_validate(raw)
     except ValidationError as error:
-        problems += _describe(error, EntrySpec, where, raw)
+        problems += _describe(error, EntrySpec, where)
         return []
     glob = _globs.is_glob(spec.notebook)
     matches = _globs.resolve(spec.notebook, folders)
@@ -236,19 +240,17 @@ def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
         problems.append(f"{where}, field 'notebook': {spec.notebook!r}: {matches}")
         return []
     if not matches:
-        if check_files or glob:
-            what = "matches no notebook" if glob else "not found"
-            problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
-                            f"{', '.join(map(str, folders))})")
-            return []
-        matches = [(PurePosixPath(spec.notebook).as_posix(), folders[0] / spec.notebook, folders[0])]
+        what = "matches no notebook" if glob else "not found"
+        problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
+                        f"{', '.join(map(str, folders))})")
+        return []
     requires = tuple(dict.fromkeys(spec.requires))
     data = tuple(dict.fromkeys(spec.data if spec.data is not None
                                else ["white_paper", "dac_rates", *requires]))
     entries = []
     for written, resolved, project in matches:
         entry_name = f"{spec.name}-{PurePosixPath(written).stem}" if glob else spec.name
-        if not _SAFE_NAME.match(entry_name) or entry_name.lower() in _RESERVED_NAMES:
+        if not SAFE_NAME.match(entry_name) or entry_name.lower() in _RESERVED_NAMES:
             problems.append(
                 f"{_where(index, entry_name)}, field 'name': {entry_name!r} is not a safe file "
                 "name (letters, digits, '.', '_' and '-', starting with a letter or digit, at "
@@ -257,13 +259,11 @@ def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
         if resolved.suffix != ".ipynb":
             problems.append(f"{where}, field 'notebook': {written!r} is not a .ipynb notebook")
             continue
-        heading, defaults = "", {}
-        if resolved.is_file():
-            wanted = set(spec.parameters) | ({"crs_source"} if "crs" in requires else set())
-            heading, defaults, trouble = _read_notebook(resolved, wanted)
-            if trouble:
-                problems.append(f"{where}, field 'parameters': {written}: {trouble}")
-                continue
+        wanted = set(spec.parameters) | ({"crs_source"} if "crs" in requires else set())
+        heading, defaults, trouble = _read_notebook(resolved, wanted)
+        if trouble:
+            problems.append(f"{where}, field 'parameters': {written}: {trouble}")
+            continue
         titled = bool(spec.title.strip()) and not glob
         entries.append(ReportEntry(
             name=entry_name, notebook=written, path=resolved, parameters=dict(spec.parameters),
@@ -272,9 +272,6 @@ def _entries(index: int, raw: Any, folders: list[Path], check_files: bool,
             group=spec.group or ("teaching" if "/teaching/" in f"/{written}" else "overview"),
             requires=requires, data=data, timeout=spec.timeout, index=index, project=project))
     return entries
-
-
-# --------------------------------------------------------------------------- notebooks
 
 
 def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]:
@@ -297,8 +294,7 @@ def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]
 
 def notebook_facts(path: Path) -> tuple[str, dict]:
     """A notebook's first ``#`` heading and its parameters with defaults (papermill's
-    ``inspect_notebook``), remembered by the notebook's SHA-256 in a small cache file so
-    that an unchanged schedule is checked without importing papermill (about 3 s)."""
+    ``inspect_notebook``), cached by the notebook's SHA-256: papermill takes 3 s to import."""
     content = path.read_bytes()
     digest = hashlib.sha256(content).hexdigest()
     cache_file = _cache_file()
@@ -308,8 +304,7 @@ def notebook_facts(path: Path) -> tuple[str, dict]:
         cache = {}
     cache = cache if isinstance(cache, dict) else {}
     remembered = cache.get(digest)
-    if isinstance(remembered, list) and len(remembered) == 2 and isinstance(
-            remembered[0], str) and isinstance(remembered[1], dict):
+    if isinstance(remembered, list) and [type(value) for value in remembered] == [str, dict]:
         return remembered[0], remembered[1]
     from papermill import inspect_notebook
 
@@ -326,14 +321,13 @@ def notebook_facts(path: Path) -> tuple[str, dict]:
             load_notebook_node(str(path)), name="python3", language="python")}
     declared = {name: _literal(info.get("default")) for name, info in inspected.items()}
     # As JSON keeps it (the manifest and the cache): a tuple default becomes a list.
-    facts = [heading, json.loads(json.dumps(declared, default=repr))]
-    cache[digest] = facts
+    cache[digest] = [heading, json.loads(json.dumps(declared, default=repr))]
     try:  # a cache that cannot be written only costs time
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(cache_file, json.dumps(dict(list(cache.items())[-200:])))
     except OSError:
         pass
-    return facts[0], facts[1]
+    return cache[digest][0], cache[digest][1]
 
 
 def _cache_file() -> Path:
@@ -352,23 +346,6 @@ def _literal(source: str | None) -> Any:
         return None if source is None else ast.literal_eval(source)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return source  # not a plain literal: its source text
-
-
-def _plain_value_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be a notebook parameter (None when it can)."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else f"expected a finite number, got {value!r}"
-    if isinstance(value, list):
-        return next(filter(None, map(_plain_value_problem, value)), None)
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            return "expected text keys in a mapping value"
-        return next(filter(None, map(_plain_value_problem, value.values())), None)
-    kind = "date" if isinstance(value, (dt.date, dt.datetime)) else _type_name(value)
-    return (f"expected text, a number, true/false, null or a list/mapping of those, got "
-            f"{kind} {value!r} (quote it to pass it as text)")
 
 
 def _where(index: int, name: str | None) -> str:

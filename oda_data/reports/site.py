@@ -1,20 +1,12 @@
 """The reports website: Sphinx + MyST-NB over the notebooks papermill executed.
 
-``render(out, manifest, work)`` builds the site into ``out`` from the manifest's
-records (see :mod:`.manifest`) and the executed notebooks in
-``work/_executed/<name>.ipynb``: ``index.html`` (the home page), ``data.html``,
-``reports/<name>.html``, ``downloads/`` (CSV files, executed notebooks),
-``figures/``, ``data/`` (the data sets as CSV). ``out`` holds the site and
-``manifest.json`` only: Sphinx works in ``work/sphinx`` (sources, doctree
-cache, staging HTML), and the finished site is copied into ``out`` file by
-file through temporary files and ``os.replace``, index.html last. A failed
-Sphinx build raises :class:`SiteError` and leaves the published site as it
-was. Only files the previous render published are ever removed. When neither
-what the pages show, the executed notebooks nor this code changed, Sphinx is
-not run at all. Paths come from report names, never from the manifest.
+Sphinx works in ``work/sphinx``; the finished site is published into ``out`` file by file
+(index.html last), so a failed build leaves the old site. Paths come from report names, never
+from the manifest.
 """
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import io
 import json
@@ -27,21 +19,17 @@ from pathlib import Path
 from .._files import atomic_write, publish, temporary_beside
 from .manifest import EXECUTED_DIR, MANIFEST_NAME, work_folder
 from .page import DOWNLOADS, PAGES, TEMPLATES, prepare, templates
-from .schedule import GROUPS
+from .schedule import GROUPS, SAFE_NAME
 
 #: Statuses that have a page (``stale``: the last good one), and those the home page flags.
 PAGE_STATUSES, PROBLEMS = ("ok", "stale"), ("failed", "stale")
 #: Where the data sets go in the site.
 DATA_DIR = "data"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CONF_DIR = Path(__file__).with_name("sphinx")
 _README = Path(__file__).resolve().parents[2] / "README.md"
 _CODE = [Path(__file__), Path(__file__).with_name("page.py"), *sorted(TEMPLATES.glob("*"))]
-# What the pages show of a record: build bookkeeping (durations, skip keys) is left out, so
-# that an unchanged rebuild finds the same site key and skips Sphinx.
-_SHOWN_FIELDS = ("name", "title", "titled", "description", "group", "notebook", "parameters",
-                 "status", "error", "reason", "package_version", "git_commit", "built_at",
-                 "executed", "teaching", "demo", "data")
+# Build bookkeeping the pages do not show: an unchanged rebuild finds the same site key.
+_BOOKKEEPING = ("duration_s", "key", "unchanged", "failed_executed")
 
 
 class SiteError(RuntimeError):
@@ -49,13 +37,13 @@ class SiteError(RuntimeError):
 
 
 def render(out_dir: Path, manifest: dict, work: Path | None = None) -> None:
-    """Build the reports site into ``out_dir`` from ``manifest`` (see the module docstring)."""
+    """Build the site into ``out_dir`` from ``manifest``; nothing runs when nothing changed."""
     out_dir = Path(out_dir).resolve()
     work = Path(work or work_folder(out_dir))
     sphinx = work / "sphinx"
     sphinx.mkdir(parents=True, exist_ok=True)
     records = [r for r in manifest.get("reports", []) if isinstance(r, dict)
-               and _SAFE_NAME.match(str(r.get("name", "")))]
+               and SAFE_NAME.match(str(r.get("name", "")))]
     pages, notes = _pages(work, records)
     key = _site_key(records, pages)
     state = _read_json(sphinx / "state.json")
@@ -80,30 +68,23 @@ def render(out_dir: Path, manifest: dict, work: Path | None = None) -> None:
 def _pages(work: Path, records: list[dict]) -> tuple[dict[str, bytes], dict[str, str]]:
     """Executed notebook bytes of the entries that get a page; why others have none."""
     pages, notes = {}, {}
-    for record in records:
-        name = record["name"]
-        if record.get("status") not in PAGE_STATUSES:
-            continue
-        executed = f"{EXECUTED_DIR}/{name}.ipynb"  # from the name, never from the record
-        path = work / executed
-        if not record.get("executed"):
-            notes[name] = "no executed notebook"
-        elif not path.is_file():
+    for record in (r for r in records if r.get("status") in PAGE_STATUSES):
+        name, executed = record["name"], f"{EXECUTED_DIR}/{record['name']}.ipynb"  # never the record's
+        if not record.get("executed") or not (work / executed).is_file():
             notes[name] = f"executed notebook {executed} is missing"
-        else:
-            content = path.read_bytes()
-            try:
-                json.loads(content)["cells"]
-            except (ValueError, KeyError, TypeError) as error:
-                notes[name] = f"executed notebook {executed} is not a readable notebook ({error})"
-            else:
-                pages[name] = content
+            continue
+        pages[name] = (work / executed).read_bytes()
+        try:
+            json.loads(pages[name])["cells"]
+        except (ValueError, KeyError, TypeError) as error:
+            notes[name] = f"executed notebook {executed} is not a readable notebook ({error})"
+            del pages[name]
     return pages, notes
 
 
 def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
-    shown = [{key: record.get(key) for key in _SHOWN_FIELDS} for record in records]
+    shown = [{k: v for k, v in record.items() if k not in _BOOKKEEPING} for record in records]
     digest.update(json.dumps(shown, sort_keys=True, default=str).encode())
     for name in sorted(pages):
         digest.update(name.encode() + hashlib.sha256(pages[name]).digest())
@@ -124,11 +105,8 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-# --------------------------------------------------------------------------- sources
-
-
 def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], notes: dict) -> None:
-    """Write Sphinx's sources, touching only files whose content changed (keeps Sphinx incremental)."""
+    """Write Sphinx's sources, touching only the changed files (Sphinx stays incremental)."""
     wanted: dict[str, bytes] = {}
     for path in _CONF_DIR.rglob("*"):
         if path.is_file() and "__pycache__" not in path.parts:
@@ -164,7 +142,7 @@ def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], note
 
 
 def label(record: dict) -> str:
-    """How the site names a report: its title, or (untitled) its name and parameters."""
+    """A report's title, or (untitled) its name and parameters."""
     if record.get("titled", True) and record.get("title"):
         return " ".join(str(record["title"]).split())
     given = record.get("given") or {}
@@ -186,12 +164,11 @@ def _item(record: dict, with_page: set[str], notes: dict[str, str]) -> dict:
 
 
 def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
-              findings: dict[str, str] | None = None) -> str:
-    """The home page (MyST Markdown from ``templates/index.md``)."""
+              findings: dict[str, str]) -> str:
+    """The home page's MyST Markdown (``templates/index.md``)."""
     from markdown_it import MarkdownIt
     from markupsafe import Markup
 
-    findings = findings or {}
     problems = [_item(r, with_page, notes) for r in records if r.get("status") in PROBLEMS]
     groups = []
     for group in list(GROUPS) + sorted({str(r.get("group")) for r in records} - set(GROUPS)):
@@ -210,13 +187,8 @@ def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
             bullets = "\n".join(re.findall(r"^[-*] .*$", text, re.MULTILINE)[:3]) or text
             blocks.append({"label": label(record), "href": f"{PAGES}/{record['name']}.html",
                            "html": Markup(markdown.render(bullets))})
-    versions = {}
-    for record in records:
-        for item in record.get("data") or []:
-            if isinstance(item, dict) and item.get("checksum"):
-                rows = item.get("rows")
-                versions.setdefault(item["checksum"], {**item, "rows_text": f"{rows:,}" if
-                                                       isinstance(rows, int) else ""})
+    versions = {item["checksum"]: item for record in records for item in record.get("data") or []
+                if isinstance(item, dict) and item.get("checksum")}
     counts = [str(r.get("status")) for r in records]
     summary = (f"{len(records)} reports: " + ", ".join(
         f"{counts.count(s)} {w}" for s, w in (("ok", "current"), ("stale", "stale"),
@@ -255,14 +227,10 @@ def _data_page() -> tuple[str, dict[str, bytes]]:
 
 
 def _dictionary() -> dict | None:
-    """The data dictionary of ``white_paper()`` as the project README gives it (a pipe table)."""
-    try:
-        text = _README.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    section = text.split("### `oda_data.white_paper()`", 1)[-1] if "### `oda_data.white_paper()`" in text else ""
+    """The data dictionary of ``white_paper()``: the README's pipe table (written once, there)."""
+    text = _README.read_text(encoding="utf-8") if _README.is_file() else ""
     rows = []
-    for line in section.split("\n"):
+    for line in text.partition("### `oda_data.white_paper()`")[2].split("\n"):
         if line.startswith("|"):
             cells = [c.strip().replace("`", "").replace("\\|", "|")
                      for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
@@ -273,13 +241,9 @@ def _dictionary() -> dict | None:
     return {"columns": rows[0], "rows": rows[1:]} if len(rows) > 1 else None
 
 
-# --------------------------------------------------------------------------- Sphinx
-
-
 def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dict) -> None:
-    """Run Sphinx in this process (a second one would pay about 3 s of imports), then write
-    each page's text, title and description for the search page's snippets and ranking
-    (``_static/oda-page-text.js``)."""
+    """Run Sphinx in this process (a second would pay 3 s of imports); write each page's text
+    for the search page's snippets and ranking (``_static/oda-page-text.js``)."""
     from docutils import nodes
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
@@ -313,8 +277,7 @@ def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dic
 
 
 def _shown(text) -> bool:
-    """Whether a doctree text is what the page shows (not raw HTML, not the text/plain
-    alternative of an output that has a richer one)."""
+    """Whether the page shows a doctree text (not raw HTML, not a richer output's text/plain)."""
     from docutils import nodes
 
     node = text.parent
@@ -328,10 +291,9 @@ def _shown(text) -> bool:
 
 def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
     """Copy the finished site into ``out_dir`` (changed files only, index.html last)."""
-    files = sorted((p.relative_to(staging).as_posix() for p in staging.rglob("*")
-                    if p.is_file() and not p.name.startswith(".")),
+    files = sorted((p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()
+                    and not p.name.startswith(".") and p != staging / MANIFEST_NAME),
                    key=lambda name: (name == "index.html", name))
-    files = [f for f in files if f != MANIFEST_NAME]
     changed = []
     for relative in files:
         source, target = staging / relative, out_dir / relative
@@ -339,18 +301,15 @@ def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
             # checked for every file before any is written: no half-published site
             raise SiteError(f"{target}: a link leading out of the output folder {out_dir}; "
                             "remove it (the site is only written inside the output folder)")
-        if not (target.is_file() and _same(source, target)):
+        if not (target.is_file() and filecmp.cmp(source, target, shallow=False)):
             changed.append((source, target))
     for source, target in changed:
         target.parent.mkdir(parents=True, exist_ok=True)
         with temporary_beside(target) as temporary:
             shutil.copyfile(source, temporary)
             publish(temporary, target)
-    kept = set(files)
-    for relative in previous:
+    for relative in sorted(set(previous) - set(files) - {MANIFEST_NAME}):
         target = out_dir / relative
-        if relative in kept or relative == MANIFEST_NAME:
-            continue
         if target.is_file() and not target.is_symlink() and target.resolve().is_relative_to(out_dir):
             target.unlink()
             parent = target.parent
@@ -358,7 +317,3 @@ def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
                 parent.rmdir()
                 parent = parent.parent
     return files
-
-
-def _same(a: Path, b: Path) -> bool:
-    return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()

@@ -1,6 +1,4 @@
-# Sphinx configuration of the reports site. oda_data.reports.site copies this folder into
-# the site's Sphinx source folder and writes index.md, data.md, reports/<name>.ipynb and
-# _extra/ beside it.
+# Sphinx configuration of the reports site (oda_data.reports.site writes the pages beside it).
 import html
 import os
 
@@ -9,21 +7,16 @@ html_title = project
 extensions = ["myst_nb"]
 exclude_patterns = ["_extra", "**/.ipynb_checkpoints"]
 root_doc = "index"
-# The notebooks' own heading levels are theirs to choose; do not log them.
-suppress_warnings = ["myst.header"]
-
-# The notebooks were executed by papermill; MyST-NB only renders them.
-nb_execution_mode = "off"
+suppress_warnings = ["myst.header"]  # the notebooks' heading levels are theirs to choose
+nb_execution_mode = "off"  # papermill executed the notebooks
 nb_output_stderr = "remove"  # warnings belong to the build, not to the page
 nb_merge_streams = True
 # Markdown outputs (narrative tables) may hold pipe tables: parse them as MyST, not CommonMark.
 nb_render_markdown_format = "myst"
 # No MathJax (it would come from a CDN): LaTeX outputs fall back to their text.
 nb_mime_priority_overrides = [("html", "text/latex", None)]
-# Raw HTML in Markdown (a notebook's "# Report <img onerror=...>") is shown as text; the
-# site's own HTML comes from its Jinja2 templates through raw directives.
+# Raw HTML in Markdown is shown as text; the site's own HTML comes from its templates.
 myst_disable_syntax = ["html_block", "html_inline"]
-myst_enable_extensions = []
 # Only cells tagged "solution" are folded (oda_data.reports.page tags them hide-cell).
 nb_code_prompt_show = "Show the solution"
 nb_code_prompt_hide = "Hide the solution"
@@ -34,7 +27,6 @@ html_css_files = ["site.css"]
 html_extra_path = ["_extra"]  # CSV files, chart images, executed notebooks, data sets
 html_copy_source = False
 html_show_sourcelink = False
-html_last_updated_fmt = None
 # Snippets come from each page's text (oda-page-text.js), which also works from file://.
 html_show_search_summary = False
 html_search_scorer = os.path.join(os.path.dirname(__file__), "_static", "oda-scorer.js")
