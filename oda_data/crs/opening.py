@@ -1,11 +1,6 @@
-"""What a CRS file is made of (:class:`Source`, its :class:`Layout`) and how to get at its bytes.
-
-Zip members (Deflate64 too, via ``zipfile-deflate64``), gzip (CRC-32 and
-length checked: Python's ``gzip`` reads the whole stream), and the text
-encoding: UTF-8 with or without BOM, UTF-16 (BOM, or the NUL bytes of ASCII
-text), else named by the caller. :func:`transcode` streams any of them into
-one UTF-8 file for DuckDB; only plain UTF-8 text is read by DuckDB as it is.
-"""
+"""What a CRS file is made of (:class:`Source`, its :class:`Layout`) and how to get at its bytes: zip members
+(Deflate64 too), gzip (CRC-32 and length checked by Python's ``gzip``), UTF-8, UTF-16 or a named encoding,
+streamed into one UTF-8 file for DuckDB by :func:`transcode` (plain UTF-8 DuckDB reads as it is)."""
 from __future__ import annotations
 
 import codecs
@@ -21,10 +16,7 @@ from pathlib import Path
 
 from .errors import CRSFormatError
 
-try:  # registers Deflate64 (compression method 9) with the standard zipfile module
-    import zipfile_deflate64  # noqa: F401
-except ImportError:  # pragma: no cover - declared dependency
-    zipfile_deflate64 = None
+import zipfile_deflate64  # noqa: F401  (registers Deflate64, compression method 9, with zipfile)
 
 SNIFF_BYTES = 1 << 16
 _CHUNK = 1 << 20
