@@ -23,10 +23,7 @@ from . import bulk
 _LINE = re.compile(r"CSV Error on Line: (\d+)")
 _SHAPE = ("Expected Number of Columns", "unterminated quote")
 _FIELDS = "where the header has"
-_QUOTED_BREAK = "does not support null_padding in conjunction with quoted new lines"
 csv.field_size_limit(1 << 30)  # a long description may exceed csv's default 128 KB
-
-
 _NO_NULL = "oda_data:none"  # so that an empty cell reads as '' and only a missing field as NULL
 # Numbers are cast once, in the relation: "<column>:bad" flags a cell that is no number, "<column>:raw" keeps it.
 _TEXT = bulk.Numbers(unparsable=lambda column: identifier(column + ":bad"),
@@ -34,15 +31,9 @@ _TEXT = bulk.Numbers(unparsable=lambda column: identifier(column + ":bad"),
 
 
 def _relation(source: Source, path, quote: str, used: list[str], numeric: set[str], parallel: bool) -> str:
-    """DuckDB's CSV reader on ``path``: the ``used`` columns under their header names.
-
-    The reader names the columns ``c0``, ``c1`` ... (a header may hold empty
-    names, quotes or control characters), all text, plus one column beyond
-    the header's: DuckDB takes one empty field too many as a trailing
-    delimiter, so a line with too many fields shows as a value there, one
-    with too few as a NULL in the last column (missing fields are padded with
-    NULL, empty ones are '').
-    """
+    """DuckDB's CSV reader on ``path``: the ``used`` columns under their header names (``c0``, ``c1`` ... in the
+    reader: a header may hold any text), as text, and ``__fields_wrong``. DuckDB alone takes empty fields too many
+    for trailing delimiters: one column beyond the header's tells, a missing field being NULL and an empty one ''."""
     width = len(source.header)
     position = {name: index for index, name in enumerate(source.header)}
     types = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(width + 1))
@@ -93,23 +84,22 @@ def read(source: Source, cursor, run, *, scratch, on_read=None, options=None):
 
 
 def _read_quoted(source: Source, path, starts, reading, run, cursor, found):
-    """The reading with field-enclosing quotes: in parallel, where DuckDB refuses a quoted line break; with
-    one (the quote rule checked first), on one thread. A CRSFormatError naming the line, else."""
-    for parallel in (True, False):
-        if not parallel:
-            _check_spans(source, path, starts)
-        relation, sql = reading('"', parallel)
-        try:
-            return run(sql)
-        except duckdb.Error as error:
-            if not (parallel and _QUOTED_BREAK in str(error)):
-                raise _error(cursor.cursor(), source, path, relation, found, error, starts, '"') from None
-    return None  # pragma: no cover - the second reading returns or raises
+    """The reading with field-enclosing quotes: in parallel; else (DuckDB's parallel reader refuses quoted line
+    breaks) on one thread, once the quote rule holds, its error naming the line."""
+    try:
+        return run(reading('"')[1])
+    except duckdb.Error:
+        _check_spans(source, path, starts)
+    relation, sql = reading('"', parallel=False)
+    try:
+        return run(sql)
+    except duckdb.Error as error:
+        raise _error(cursor.cursor(), source, path, relation, found, error, starts, '"') from None
 
 
 def _check_spans(source: Source, path, starts) -> None:
-    """The quote rule: no quoted field swallows a line that is a whole record on its own, none stays open.
-    A quoted field spans the lines from one with an odd number of quotes to the next such line."""
+    """The quote rule: no quoted field (from a line with an odd number of quotes to the next such line) swallows
+    a line that is a whole record on its own, none stays open."""
     width, delimiter = len(source.header), source.delimiter.encode()
     with open(path, "rb") as lines:
         next(lines, None)
