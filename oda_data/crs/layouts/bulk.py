@@ -1,9 +1,5 @@
-"""The checked ``SELECT`` shared by the two bulk layouts (text and Parquet): columns, numbers, errors.
-
-Columns match case-insensitively; the dotStat files' ``DEDonorcode``/``DERecipientcode`` stand in for absent
-numeric codes. A number out of :data:`~oda_data.crs.schema.VALID_RANGES` aborts the query with ``error()``
-(:func:`locate_bad` finds its row); a line with no value in the columns read is blank and skipped.
-"""
+"""The checked ``SELECT`` of the two bulk layouts (text, Parquet): columns matched case-insensitively (dotStat
+``DEDonorcode``/``DERecipientcode`` for absent codes), every number checked, blank lines skipped."""
 from __future__ import annotations
 
 from collections.abc import Callable

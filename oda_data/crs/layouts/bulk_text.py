@@ -1,11 +1,6 @@
-"""The CRS bulk download text file ("CRS 2018 data.txt"): plain, gzipped or zipped; DuckDB reads it.
-
-``|``, ``,``, tab or ``;`` delimited. Plain UTF-8 is read by DuckDB as it is; zip members, gzip, UTF-16 and
-named encodings are streamed into UTF-8 first (:func:`~oda_data.crs.opening.transcode`). DuckDB's CSV reader
-runs in strict mode with the columns given (no sniffing), in parallel. Quotes follow the README's rule: ``"``
-is text unless a line then has the wrong number of fields; then fields may be quoted, once
-:func:`_check_spans` has found that no quoted field swallows a whole record.
-"""
+"""The CRS bulk download text file ("CRS 2018 data.txt"), plain, gzipped or zipped, ``|``, ``,``, tab or ``;``
+delimited: DuckDB's CSV reader in strict mode, the columns given, in parallel (non-UTF-8 text is transcoded first).
+``"`` is text unless a line then has the wrong number of fields: the README's quote rule (:func:`_check_spans`)."""
 from __future__ import annotations
 
 import contextlib
@@ -120,31 +115,31 @@ def _check_spans(source: Source, path, starts) -> None:
 
 
 def _error(cursor, source: Source, path, relation: str, found, error, starts, quote: str) -> CRSFormatError:
-    message = str(error)
-    line = _LINE.search(message)
-    where = where_is_line(source, int(line.group(1)), starts) if line else source.describe()
-    reading = " (read with field-enclosing quotes)" if quote else ""
+    """The one-line error for DuckDB's ``error`` in this reading; its ``line`` is set where known."""
+    message, reading, width = str(error), " (read with field-enclosing quotes)" if quote else "", len(source.header)
+    refused = f"{reading}; no row is skipped, so the file is refused"
+    found_line = _LINE.search(message)
+    number = int(found_line.group(1)) if found_line else 0
+    reason = next((part.strip() for part in message.split("\n") if any(mark in part for mark in _SHAPE)), "")
     if bulk.BAD + "__row:" in message:
         row = cursor.execute(f"SELECT __row FROM (SELECT row_number() OVER () AS __row, __fields_wrong FROM "
                              f"{relation}) WHERE __fields_wrong ORDER BY __row LIMIT 1").fetchone()
         if row is None:  # pragma: no cover - DuckDB read the file differently when fewer columns are asked for
-            return _at(0, f"{source.describe()}: a line has a different number of fields than the header "
-                          f"({len(source.header)}){reading}; no row is skipped, so the file is refused")
+            return _at(0, f"{source.describe()}: a line has a different number of fields than the header ({width})"
+                          f"{refused}")
         number, fields = _line_of_row(source, path, row[0], quote)
-        return _at(number, f"{where_is_line(source, number, starts)}: {fields} fields {_FIELDS} {len(source.header)}"
-                           f"{reading}; an unescaped {source.delimiter!r} in a text? No row is skipped, so the file "
-                           f"is refused")
-    if bulk.BAD in message:
+        problem = (f"{fields} fields {_FIELDS} {width}{reading}; an unescaped {source.delimiter!r} in a text? No row "
+                   f"is skipped, so the file is refused")
+    elif bulk.BAD in message:
         row, problem = bulk.locate_bad(cursor, relation, found, message, _TEXT)
-        number = _line_of_row(source, path, row, quote)[0]
-        return _at(number, f"{where_is_line(source, number, starts)}: {problem}{reading}")
-    if "Invalid unicode" in message or "not utf-8" in message.lower():
-        return encoding_error(source, int(line.group(1)) if line else 0)
-    reason = next((part.strip() for part in message.split("\n") if any(mark in part for mark in _SHAPE)), "")
-    if reason:
-        return _at(int(line.group(1)) if line else 0, f"{where}: {reason} (the header has {len(source.header)})"
-                   f"{reading}; no row is skipped, so the file is refused")
-    return CRSFormatError(f"{where}: cannot read as CRS text: {message.splitlines()[0]}")
+        number, problem = _line_of_row(source, path, row, quote)[0], problem + reading
+    elif "Invalid unicode" in message or "not utf-8" in message.lower():
+        return encoding_error(source, number)
+    elif reason:
+        problem = f"{reason} (the header has {width}){refused}"
+    else:
+        problem = f"cannot read as CRS text: {message.splitlines()[0]}"
+    return _at(number, f"{where_is_line(source, number, starts) if number else source.describe()}: {problem}")
 
 
 def _at(line: int, message: str) -> CRSFormatError:
