@@ -19,39 +19,25 @@ _LINE = re.compile(r"CSV Error on Line: (\d+)")
 _SHAPE = ("Expected Number of Columns", "unterminated quote")
 _FIELDS = "where the header has"
 csv.field_size_limit(1 << 30)  # a long description may exceed csv's default 128 KB
-# A byte text seldom holds, as the delimiter of lines read whole (where a line holds it, DuckDB splits the lines).
-_WHOLE_LINE, _WHOLE_LINE_CLASH = "\x01", "Expected Number of Columns: 1 Found:"
 _NO_NULL = "oda_data:none"  # so that an empty cell reads as '' and only a missing field as NULL
 # Numbers are cast once, in the relation: "<column>:bad" flags a cell that is no number, "<column>:raw" keeps it.
 _TEXT = bulk.Numbers(unparsable=lambda column: identifier(column + ":bad"),
                      shown=lambda column: identifier(column + ":raw"))
 
 
-def _relation(source: Source, path, quote: str, used: list[str], numeric: set[str], parallel: bool = True,
-              whole_lines: bool = False) -> str:
-    """DuckDB's CSV reader on ``path``: the ``used`` columns under their header names, as text, and
-    ``__fields_wrong``. With ``whole_lines`` (no quotes), each line is read whole and split on the delimiter (twice
-    as fast as DuckDB's splitting; its field count is the list's length). Else the reader's columns are ``c0``,
-    ``c1`` ... and one beyond the header's (DuckDB takes empty fields too many for trailing delimiters): a missing
-    field is NULL, an empty one ''."""
+def _relation(source: Source, path, quote: str, used: list[str], numeric: set[str], parallel: bool) -> str:
+    """DuckDB's CSV reader on ``path``: the ``used`` columns under their header names (``c0``, ``c1`` ... in the
+    reader: a header may hold any text), as text, and ``__fields_wrong``. DuckDB alone takes empty fields too many
+    for trailing delimiters: one column beyond the header's tells, a missing field being NULL and an empty one ''."""
     width = len(source.header)
     position = {name: index for index, name in enumerate(source.header)}
-    if whole_lines:
-        reader = (f"(SELECT string_split(line, {literal(source.delimiter)}) AS __fields FROM read_csv({literal(path)}, "
-                  f"delim={literal(_WHOLE_LINE)}, header=true, auto_detect=false, columns={{'line': 'VARCHAR'}}, "
-                  f"strict_mode=true, quote='', escape=''))")
-        cells = [f"__fields[{index + 1}]" for index in range(width)]
-        wrong = f"coalesce(len(__fields) <> {width}, FALSE)"  # an empty line is NULL, and skipped
-    else:
-        types = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(width + 1))
-        options = [f"delim={literal(source.delimiter)}", "header=true", "auto_detect=false", f"columns={{{types}}}",
-                   "strict_mode=true", "null_padding=true", f"nullstr={literal(_NO_NULL)}", f"quote={literal(quote)}",
-                   f"escape={literal(quote)}", f"parallel={str(parallel).lower()}"]
-        reader = f"read_csv({literal(path)}, {', '.join(options)})"
-        cells, wrong = [f"c{index}" for index in range(width)], f"c{width - 1} IS NULL OR c{width} IS NOT NULL"
+    types = ", ".join(f"'c{index}': 'VARCHAR'" for index in range(width + 1))
+    options = [f"delim={literal(source.delimiter)}", "header=true", "auto_detect=false", f"columns={{{types}}}",
+               "strict_mode=true", "null_padding=true", f"nullstr={literal(_NO_NULL)}", f"quote={literal(quote)}",
+               f"escape={literal(quote)}", f"parallel={str(parallel).lower()}"]
     parts = []
     for name in dict.fromkeys(used):
-        cell = cells[position[name]]
+        cell = f"c{position[name]}"
         if name in numeric:
             number = f"TRY_CAST({cell} AS DOUBLE)"
             parts += [f"{number} AS {identifier(name)}", f"{cell} AS {identifier(name + ':raw')}",
@@ -59,7 +45,8 @@ def _relation(source: Source, path, quote: str, used: list[str], numeric: set[st
                       f"{identifier(name + ':bad')}"]
         else:
             parts.append(f"{cell} AS {identifier(name)}")
-    return f"(SELECT {', '.join(parts)}, {wrong} AS __fields_wrong FROM {reader})"
+    return (f"(SELECT {', '.join(parts)}, c{width - 1} IS NULL OR c{width} IS NOT NULL AS __fields_wrong "
+            f"FROM read_csv({literal(path)}, {', '.join(options)}))")
 
 
 def read(source: Source, cursor, run, *, scratch, on_read=None, options=None):
@@ -73,17 +60,12 @@ def read(source: Source, cursor, run, *, scratch, on_read=None, options=None):
         used = [*found.values(), *de_codes.values()]
         numeric = {column for canonical, column in found.items() if canonical in bulk.NUMERIC}
 
-        def reading(quote: str, parallel: bool = True, whole_lines: bool = False) -> tuple[str, str]:
-            relation = _relation(source, path, quote, used, numeric, parallel, whole_lines)
+        def reading(quote: str, parallel: bool = True) -> tuple[str, str]:
+            relation = _relation(source, path, quote, used, numeric, parallel)
             return relation, bulk.select(source, relation, _TEXT, refuse="__fields_wrong")[0]
 
         try:
-            try:
-                result = run(reading("", whole_lines=True)[1])
-            except duckdb.Error as error:
-                if _WHOLE_LINE_CLASH not in str(error):
-                    raise
-                result = run(reading("")[1])  # a line holds the byte that keeps lines whole: DuckDB splits them
+            result = run(reading("")[1])
         except duckdb.Error as unquoted:
             try:
                 result = _read_quoted(source, path, starts, reading, run, cursor, found)
