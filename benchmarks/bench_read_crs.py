@@ -1,7 +1,7 @@
 """Benchmark ``oda_data.read_crs`` against pandas and DuckDB on a CRS bulk text file.
 
 For each size (``--rows``, default 1,000,000) the script makes the file with
-``make_crs_files.py`` if it is not in ``benchmarks/out/`` yet (the 94-column
+``make_crs_files.py`` if it is not in ``<temp dir>/oda_data_benchmarks/`` yet (``--out``; the 94-column
 bulk layout, about 1 GB per million rows), then measures, **each step in a
 fresh Python process** (one step's memory cannot pollute the next):
 
@@ -32,7 +32,7 @@ fresh Python process** (one step's memory cannot pollute the next):
 Time is the wall time of the operation inside the child (after its imports);
 peak memory is the child's peak resident set (``VmHWM``), imports included.
 Every step of one query must return the same number of rows. The table is
-printed and written to ``benchmarks/out/results.md``.
+printed and written to ``results.md`` in that folder.
 
 Usage::
 
@@ -60,7 +60,7 @@ PANDAS_MAX_ROWS = 2_000_000
 DONOR = 701
 PURPOSES = [15210, 16063, 21040, 22040, 15130]
 THEMES = ["maritime_security", "counter_terrorism"]
-# Targets of issue 9, as ratios measured in one run.
+# Targets of issues 9 and 14, as ratios measured in one run.
 TARGET_FIRST_TIME = 0.5  # first read_crs <= 0.5x pandas read_csv + filter (issue 14)
 TARGET_FIRST_MEMORY = 0.3  # at <= 0.3x its peak memory
 TARGET_REPEAT_VS_DUCKDB = 2.0  # repeated read within 2x of DuckDB on its own Parquet file

@@ -54,6 +54,23 @@ def test_a_quote_that_would_swallow_whole_records_is_refused_naming_both_lines(t
         oda_data.read_crs(write_rows(tmp_path / "crs.txt", lines))
 
 
+def test_quoted_fields_and_an_inch_mark_inside_an_unquoted_field_read_every_row(tmp_path):
+    lines = rows(3000)
+    lines[2] = '2019|701|755|21040|"A title with | a pipe"|"a ""quoted"" text"|1'  # field-enclosing quotes in use
+    lines[2500] = '2019|701|755|21040|Project 2500|Water pipes of 12" diameter|1'  # a quote inside a field is text
+    frame = oda_data.read_crs(write_rows(tmp_path / "crs.txt", lines))
+    assert len(frame) == 3000 and frame.loc[2, "long_description"] == 'a "quoted" text'
+    assert frame.loc[2500, "long_description"] == 'Water pipes of 12" diameter'
+
+
+def test_a_control_byte_in_a_text_is_read_as_text(tmp_path):
+    lines = rows(300)
+    lines[40] = "2019|701|755|21040|Project 40|Control \x01 byte|5.5"  # the byte the reader keeps lines whole with
+    frame = oda_data.read_crs(write_rows(tmp_path / "crs.txt", lines))
+    assert len(frame) == 300 and frame.loc[40, "long_description"] == "Control \x01 byte"
+    assert frame["usd_disbursement"].sum() == pytest.approx(total(300))
+
+
 # --------------------------------------------------------------------------- a path is a path
 @pytest.mark.parametrize("name,other", [("CRS 2018 [v2].txt", "CRS 2018 2.txt"), ("CRS?.txt", "CRS1.txt"),
                                         ("CRS*.txt", "CRSx.txt"), ("CRS {a,b}.txt", "CRS a.txt")])

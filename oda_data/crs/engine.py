@@ -1,18 +1,11 @@
-"""DuckDB: convert a CRS source into the Parquet cache, tagging themes in the same pass; query it.
-
-**Conversion** (:func:`convert`) is one ``COPY (SELECT ...) TO 'file.parquet'``
-of the checked ``SELECT`` its layout gives (:mod:`oda_data.crs.layouts`),
-with ``theme``/``theme_rule`` from :func:`oda_data.crs.themes.tagged_sql`.
-Rows keep the source's order. **Queries** (:func:`query`) are one ``SELECT``
-on the cached file, filters and columns pushed down to DuckDB's Parquet
-reader, ordered by file row number. **Answers** (:func:`answer`) are the same
-query straight from a large text file, with every row checked.
-"""
+"""DuckDB: convert a CRS source into the Parquet cache (one ``COPY`` of its layout's checked ``SELECT``, themes
+tagged, source order), query the cache, or answer a first read from the text itself (benchmarks/README.md)."""
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -23,8 +16,7 @@ from .themes import tagged_sql
 
 #: Rows per Parquet row group of the cache (DuckDB's default).
 ROW_GROUP_SIZE = 122_880
-#: DuckDB's memory during a conversion: its parallel CSV reader and ordered
-#: Parquet writer stay within it (a lower limit spills more and is slower).
+#: DuckDB's memory during a conversion (a lower limit spills more and is slower).
 MEMORY_LIMIT = "900MB"
 _local = threading.local()
 _UNTAGGED = [name for name in CACHE_ARROW_SCHEMA.names if name not in THEME_COLUMNS]
@@ -37,20 +29,17 @@ def connection():
     return _local.connection
 
 
-class Conversion:
+class Conversion(NamedTuple):
     """What :func:`convert` wrote: rows, the notes to repeat on cache hits, the raw code columns that hold values."""
 
-    def __init__(self, rows: int, notes: list[str], raw_columns: list[str]):
-        self.rows, self.notes, self.raw_columns = rows, notes, raw_columns
+    rows: int
+    notes: list[str]
+    raw_columns: list[str]
 
 
 def convert(source: Source, target: Path, *, scratch: Callable[[str], Path], on_read=None,
             sdmx_rows: str = "auto", spill: Path | None = None) -> Conversion:
-    """Convert ``source`` into the Parquet file ``target``; CRSFormatError naming the file and line of a bad row.
-
-    ``scratch(suffix)`` gives a temporary path (removed by the caller); DuckDB
-    spills to ``spill`` beyond :data:`MEMORY_LIMIT`.
-    """
+    """Convert ``source`` into ``target`` (``scratch(suffix)``: a temporary path; spilling to ``spill``)."""
     config = {"memory_limit": MEMORY_LIMIT, **({"temp_directory": str(spill)} if spill else {})}
     with connect(**config) as cursor:
         def run(inner: str) -> int:
@@ -97,20 +86,18 @@ def distinct(cached: Path, column: str, filters: dict[str, list]) -> list[int]:
 
 def answer(source: Source, columns: list[str], filters: dict[str, list]) -> tuple[pa.Table, list[str]]:
     """What :func:`query` would return once the file is cached, answered from the text itself; (table, notes).
-
-    Filter pushdown is off, so the checked ``SELECT`` runs on every row before
-    the filters (errors name the line as a conversion's do); themes are tagged
-    on the rows the code and year filters keep.
-    """
+    Filter pushdown is off: the checked ``SELECT`` runs on every row, the filters after it."""
     codes_years = _where({name: values for name, values in filters.items() if name != "theme"}) or "TRUE"
     themes = _where({"theme": filters["theme"]}) if "theme" in filters else "TRUE"
+    tag = "theme" in filters or bool(set(columns) & set(THEME_COLUMNS))  # the theme expression costs 0.3 s to start
     with connect(memory_limit=MEMORY_LIMIT) as cursor:
         # in_clause: DuckDB would run an IN list as a join, which loses the file's row order.
         cursor.execute("SET disabled_optimizers = 'filter_pushdown,in_clause'")
 
         def run(inner: str) -> pa.Table:
-            tagged = tagged_sql(f"SELECT * FROM ({inner}) WHERE {codes_years}", _UNTAGGED)
-            return cursor.sql(f"SELECT * FROM ({tagged}) WHERE {themes}").to_arrow_table()
+            kept = f"SELECT * FROM ({inner}) WHERE {codes_years}"
+            tagged = f"SELECT * FROM ({tagged_sql(kept, _UNTAGGED)}) WHERE {themes}" if tag else kept
+            return cursor.sql(tagged).to_arrow_table()
 
         table, notes = source.layout.read(source, cursor, run, scratch=None)
     return _as_cached(table, columns), notes

@@ -1,11 +1,6 @@
-"""What a CRS file is made of (:class:`Source`, its :class:`Layout`) and how to get at its bytes.
-
-Zip members (Deflate64 too, via ``zipfile-deflate64``), gzip (CRC-32 and
-length checked: Python's ``gzip`` reads the whole stream), and the text
-encoding: UTF-8 with or without BOM, UTF-16 (BOM, or the NUL bytes of ASCII
-text), else named by the caller. :func:`transcode` streams any of them into
-one UTF-8 file for DuckDB; only plain UTF-8 text is read by DuckDB as it is.
-"""
+"""What a CRS file is made of (:class:`Source`, its :class:`Layout`) and how to get at its bytes: zip members
+(Deflate64 too), gzip (CRC-32 and length checked by Python's ``gzip``), UTF-8, UTF-16 or a named encoding,
+streamed into one UTF-8 file for DuckDB by :func:`transcode` (plain UTF-8 DuckDB reads as it is)."""
 from __future__ import annotations
 
 import codecs
@@ -19,12 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CRSFormatError
+import zipfile_deflate64  # noqa: F401  (registers Deflate64, compression method 9, with zipfile)
 
-try:  # registers Deflate64 (compression method 9) with the standard zipfile module
-    import zipfile_deflate64  # noqa: F401
-except ImportError:  # pragma: no cover - declared dependency
-    zipfile_deflate64 = None
+from .errors import CRSFormatError
 
 SNIFF_BYTES = 1 << 16
 _CHUNK = 1 << 20
@@ -36,13 +28,9 @@ GLOB_CHARACTERS = set("*?[]{}")
 
 @dataclass(frozen=True)
 class Layout:
-    """One CRS layout (a module of :mod:`oda_data.crs.layouts` registers one).
-
-    ``matches(source)`` tells from the header; ``read(source, cursor, run,
-    scratch, on_read, options)`` hands ``run`` the checked ``SELECT`` of the
-    canonical columns and returns ``(run's result, notes)``; ``answers_first``
-    says whether a large first read may be answered from the file itself.
-    """
+    """One CRS layout: ``matches(source)`` tells from the header; ``read(source, cursor, run, scratch, on_read,
+    options)`` hands ``run`` the checked ``SELECT`` of the canonical columns, returns ``(run's result, notes)``;
+    ``answers_first``: whether a large first read may be answered from the file itself."""
 
     name: str
     matches: Callable[[Source], bool]
@@ -168,10 +156,9 @@ def sniff_encoding(head: bytes) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     sample = head[:200]
-    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
-        return "utf-16-le"
-    if len(sample) >= 4 and sample[0::2].count(0) > len(sample) // 4:
-        return "utf-16-be"
+    for encoding, nul_bytes in (("utf-16-le", sample[1::2]), ("utf-16-be", sample[0::2])):
+        if len(sample) >= 4 and nul_bytes.count(0) > len(sample) // 4:
+            return encoding
     return "utf-8"
 
 
@@ -179,19 +166,16 @@ def encoding_error(source: Source, line: int, member=None) -> CRSFormatError:
     """The error for bytes that are not valid in the file's (detected) encoding."""
     where = f"{source.path}" + (f" (member {member!r})" if member else "")
     if source.encoding in ("utf-8", "utf-8-sig"):
-        return CRSFormatError(
-            f"{where}: line {line} is not UTF-8 text (the file is neither UTF-8 nor UTF-16); "
-            f"pass its encoding, e.g. read_crs(..., encoding='latin-1') or 'cp1252' "
-            f"(oda-data ingest --encoding latin-1)")
+        return CRSFormatError(f"{where}: line {line} is not UTF-8 text (the file is neither UTF-8 nor UTF-16); pass "
+                              f"its encoding, e.g. read_crs(..., encoding='latin-1') or 'cp1252' (oda-data ingest "
+                              f"--encoding latin-1)")
     return CRSFormatError(f"{where}: line {line} cannot be decoded as {source.encoding}; "
                           f"pass the file's encoding with encoding=...")
 
 
 def transcode(source: Source, target: Path, on_read: Callable[[int], None] | None = None) -> list[tuple[str, int]]:
-    """Write the text of ``source`` (every zip member, one header) to ``target`` as UTF-8.
-
-    Returns ``(member, first line in target)`` for each member (:func:`where_is_line`).
-    """
+    """Write the text of ``source`` (every zip member, one header) to ``target`` as UTF-8; ``(member, first line
+    in target)`` for each member (:func:`where_is_line`)."""
     starts, line_count, text = [], 0, ""
     with open(target, "w", encoding="utf-8", newline="") as out:
         for index, (member, stream) in enumerate(raw_streams(source)):

@@ -1,11 +1,12 @@
 """Small DuckDB helpers every CRS module uses: quoting and a quiet connection."""
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
 
 
 def literal(text) -> str:
-    """A SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
 
 
@@ -15,15 +16,11 @@ def identifier(name: str) -> str:
 
 
 def quiet(connection: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """No DuckDB progress bar in a terminal or a notebook (Jupyter without ipywidgets refuses
-    the setting and draws no bar: the refusal is ignored)."""
-    try:
+    """No DuckDB progress bar (Jupyter without ipywidgets refuses the setting, and draws none)."""
+    with contextlib.suppress(duckdb.Error):
         connection.execute("SET enable_progress_bar = false")
-    except duckdb.Error:
-        pass
     return connection
 
 
 def connect(**config) -> duckdb.DuckDBPyConnection:
-    """A new quiet in-memory connection."""
     return quiet(duckdb.connect(config=config))

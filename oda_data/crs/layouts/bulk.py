@@ -1,14 +1,5 @@
-"""The checked ``SELECT`` shared by the two bulk layouts (text and Parquet): columns, numbers, errors.
-
-Column names are matched case-insensitively (``CRSid`` = ``CrsID``); unknown
-columns are ignored. The 2024+ "dotStat format" files' ``DEDonorcode`` /
-``DERecipientcode`` (``JPN``) are used when the numeric columns are absent.
-Every number is checked in SQL: amounts finite, codes whole and within
-:data:`~oda_data.crs.schema.VALID_RANGES` / ``CODE_RANGE``; a bad value
-aborts the query with ``error()`` and :func:`locate_bad` finds its row. A
-line with no value in any of the columns read is blank (trailing ``|||``
-lines) and skipped; any other line is kept, its empty cells NA.
-"""
+"""The checked ``SELECT`` of the two bulk layouts (text, Parquet): columns matched case-insensitively (dotStat
+``DEDonorcode``/``DERecipientcode`` for absent codes), every number checked, blank lines skipped."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -48,8 +39,8 @@ def matches(source: Source) -> bool:
 
 @dataclass(frozen=True)
 class Numbers:
-    """How a layout's numeric cells become ``DOUBLE``: ``value(column)`` (NULL when empty),
-    ``unparsable(column)``, true for a cell that is not empty and not a number, ``shown(column)``, the cell as written."""
+    """How a layout's numeric cells become ``DOUBLE``: ``value(column)`` (NULL when empty), ``unparsable(column)``
+    (true for a cell neither empty nor a number), ``shown(column)`` (the cell as written)."""
 
     value: Callable[[str], str] = identifier
     unparsable: Callable[[str], str] = lambda column: "FALSE"
@@ -82,11 +73,6 @@ def _in_range(canonical: str, value: str) -> str:
     return f"({value} = trunc({value}) AND {value} BETWEEN {low} AND {high})"
 
 
-def bad_condition(canonical: str, column: str, numbers: Numbers) -> str:
-    value = numbers.value(column)
-    return f"(({numbers.unparsable(column)}) OR ({value} IS NOT NULL AND NOT {_in_range(canonical, value)}))"
-
-
 def _number_sql(canonical: str, column: str, numbers: Numbers) -> str:
     value = numbers.value(column)
     bad = f"error({literal(BAD + column + ':')} || coalesce(CAST({numbers.shown(column)} AS VARCHAR), ''))"
@@ -106,33 +92,31 @@ def _de_code_sql(canonical: str, column: str) -> tuple[str, str]:
 
 def select(source: Source, relation: str, numbers: Numbers, refuse: str = "FALSE") -> tuple[str, dict[str, str]]:
     """The checked ``SELECT`` of the canonical and raw code columns from ``relation``; (sql, found).
-
-    A row where the SQL condition ``refuse`` holds aborts the query (``error()``).
-    """
+    A row where the SQL condition ``refuse`` holds aborts the query (``error()``)."""
     found, de_codes = columns(source)
-    parts = []
+    parts, empty = [], []
     for canonical, kind in CANONICAL_TYPES.items():
-        if canonical in found:
-            column = found[canonical]
-            parts.append(f"nullif(CAST({identifier(column)} AS VARCHAR), '')" if pa.types.is_string(kind)
-                         else _number_sql(canonical, column, numbers))
+        column = found.get(canonical)
+        if column and pa.types.is_string(kind):
+            part = f"nullif(CAST({identifier(column)} AS VARCHAR), '')"
+            empty.append(f"{part} IS NULL")
+        elif column:
+            part = _number_sql(canonical, column, numbers)
+            empty.append(f"({numbers.value(column)} IS NULL AND NOT ({numbers.unparsable(column)}))")
         elif canonical in de_codes:
-            parts.append(_de_code_sql(canonical, de_codes[canonical])[0])
+            part = _de_code_sql(canonical, de_codes[canonical])[0]
+            empty.append(f"nullif(trim(CAST({identifier(de_codes[canonical])} AS VARCHAR)), '') IS NULL")
         elif canonical == "sector_code" and "purpose_code" in found:
-            parts.append(f"CAST(({_number_sql('purpose_code', found['purpose_code'], numbers)}) // 100 AS INTEGER)")
+            part = f"CAST(({_number_sql('purpose_code', found['purpose_code'], numbers)}) // 100 AS INTEGER)"
         else:
-            parts.append(f"CAST(NULL AS {'VARCHAR' if pa.types.is_string(kind) else 'DOUBLE' if kind == pa.float64() else 'INTEGER'})")
-        parts[-1] += f" AS {canonical}"
+            sql_type = "VARCHAR" if pa.types.is_string(kind) else "DOUBLE" if kind == pa.float64() else "INTEGER"
+            part = f"CAST(NULL AS {sql_type})"
+        parts.append(f"{part} AS {canonical}")
     for kind in ("donor", "recipient", "purpose"):
-        canonical = f"{kind}_code"
-        raw = _de_code_sql(canonical, de_codes[canonical])[1] if canonical in de_codes else "NULL"
-        parts.append(f"CAST({raw} AS VARCHAR) AS {kind}_raw")
-    empty = [f"nullif(CAST({identifier(column)} AS VARCHAR), '') IS NULL"
-             if pa.types.is_string(CANONICAL_TYPES[canonical]) else
-             f"({numbers.value(column)} IS NULL AND NOT ({numbers.unparsable(column)}))"
-             for canonical, column in found.items()]
-    empty += [f"nullif(trim(CAST({identifier(column)} AS VARCHAR)), '') IS NULL" for column in de_codes.values()]
-    keep = f"CASE WHEN {refuse} THEN error({literal(BAD + '__row:')}) WHEN {' AND '.join(empty)} THEN FALSE ELSE TRUE END"
+        code = de_codes.get(f"{kind}_code")
+        parts.append(f"CAST({_de_code_sql(f'{kind}_code', code)[1] if code else 'NULL'} AS VARCHAR) AS {kind}_raw")
+    keep = (f"CASE WHEN {refuse} THEN error({literal(BAD + '__row:')}) WHEN {' AND '.join(empty)} THEN FALSE "
+            f"ELSE TRUE END")
     return f"SELECT {', '.join(parts)} FROM {relation} WHERE {keep}", found
 
 
@@ -140,13 +124,14 @@ def locate_bad(cursor, relation: str, found: dict[str, str], message: str, numbe
     """(1-based data row, what is wrong) of the first value the checks refuse."""
     column = message.split(BAD, 1)[1].split(":", 1)[0]
     canonical = next((name for name, value in found.items() if value == column), "year")
-    row, value, unparsable = cursor.execute(
+    value = numbers.value(column)
+    row, shown, unparsable = cursor.execute(
         f"SELECT __row, CAST({numbers.shown(column)} AS VARCHAR), {numbers.unparsable(column)} FROM (SELECT "
-        f"row_number() OVER () AS __row, * FROM {relation}) WHERE {bad_condition(canonical, column, numbers)} "
-        f"ORDER BY __row LIMIT 1").fetchone()
+        f"row_number() OVER () AS __row, * FROM {relation}) WHERE ({numbers.unparsable(column)}) OR ({value} IS NOT "
+        f"NULL AND NOT {_in_range(canonical, value)}) ORDER BY __row LIMIT 1").fetchone()
+    if unparsable:
+        return row, f"column {column!r} must be numeric; found {shown!r}"
     expected = ("a finite amount" if canonical in AMOUNT_COLUMNS
                 else "a year in {}-{}".format(*VALID_RANGES["year"]) if canonical == "year"
                 else "a whole code in {}-{}".format(*VALID_RANGES.get(canonical, CODE_RANGE)))
-    if unparsable:
-        return row, f"column {column!r} must be numeric; found {value!r}"
-    return row, f"column {column!r}: found {value!r}; expected {expected}"
+    return row, f"column {column!r}: found {shown!r}; expected {expected}"
