@@ -20,7 +20,6 @@ from typing import Annotated, Any, Iterator, Literal, Optional
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PositiveInt,
                       ValidationError, field_validator)
 
-from . import _globs
 from .._files import atomic_write
 from .._text import one_line
 
@@ -53,10 +52,39 @@ def _identifier(name: str) -> str:
 
 
 def _inside_project(path: str) -> str:
-    trouble = _globs.path_problem(path)
-    if trouble:
-        raise ValueError(f"{path!r} {trouble}")
-    return path
+    """A notebook path or glob must be project-relative, so that a schedule reads only its project."""
+    if path.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", path):
+        trouble = "must be relative to the project folder (no absolute path, no ~)"
+    elif "\\" in path:
+        trouble = "must use '/' between folders"
+    elif ".." in PurePosixPath(path).parts:
+        trouble = "must stay inside the project folder (no '..')"
+    elif any("**" in part and part != "**" for part in PurePosixPath(path).parts):
+        trouble = "uses '**' inside a name; '**' must be a whole path part (notebooks/**/*.ipynb)"
+    else:
+        return path
+    raise ValueError(f"{path!r} {trouble}")
+
+
+def _is_glob(text: str) -> bool:
+    return bool(re.search(r"[*?\[]", text))
+
+
+def _notebooks(pattern: str, folders: list[Path]) -> list[tuple[str, Path, Path]]:
+    """(project-relative POSIX path, path, project folder) of each notebook ``pattern`` names, from
+    the first folder with a match. Path.glob does not follow links under ``**`` (no loop); a
+    link leading out of the project, hidden folders and __pycache__ are dropped."""
+    for folder in folders:
+        root = folder.resolve()
+        found = root.glob(pattern) if _is_glob(pattern) else [root / pattern]
+        inside = sorted(path.relative_to(root).as_posix() for path in found
+                        if path.is_file() and path.resolve().is_relative_to(root))
+        if _is_glob(pattern):
+            inside = [rel for rel in inside if rel.endswith(".ipynb") and not any(
+                part.startswith(".") or part == "__pycache__" for part in rel.split("/"))]
+        if inside:
+            return [(rel, root / rel, root) for rel in inside]
+    return []
 
 
 class EntrySpec(BaseModel):
@@ -234,11 +262,8 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
     except ValidationError as error:
         problems += _describe(error, EntrySpec, where)
         return []
-    glob = _globs.is_glob(spec.notebook)
-    matches = _globs.resolve(spec.notebook, folders)
-    if isinstance(matches, str):  # the glob visited too much
-        problems.append(f"{where}, field 'notebook': {spec.notebook!r}: {matches}")
-        return []
+    glob = _is_glob(spec.notebook)
+    matches = _notebooks(spec.notebook, folders)
     if not matches:
         what = "matches no notebook" if glob else "not found"
         problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
