@@ -249,18 +249,3 @@ def test_a_glob_over_link_loops_ends_and_skips_hidden_folders(project):
                                             "    notebook: '**/*.ipynb'\n"))
     assert [e.notebook for e in schedule] == ["notebooks/tiny.ipynb"]
     assert time.perf_counter() - started < 30
-
-
-def test_parameters_are_inspected_once_per_notebook_version(project, monkeypatch):
-    import papermill
-
-    schedule = write_schedule(project, "reports:\n  - name: a\n" + GOOD)
-    first, = load_schedule(schedule)
-    calls = []
-    monkeypatch.setattr(papermill, "inspect_notebook", lambda path: calls.append(path) or {})
-    again, = load_schedule(schedule)
-    assert again.defaults == first.defaults == {"currency": "USD", "crs_source": None}
-    assert calls == []  # remembered: papermill not needed for an unchanged notebook
-    write_notebook(project / "notebooks" / "tiny.ipynb", code="print('changed')")
-    load_schedule(schedule)
-    assert calls == [str(project / "notebooks" / "tiny.ipynb")]

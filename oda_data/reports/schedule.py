@@ -6,10 +6,8 @@ file, the entry and the field, before anything runs.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import keyword
-import os
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from typing import Annotated, Any, Iterator, Literal, Optional
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PositiveInt,
                       ValidationError, field_validator)
 
-from .._files import atomic_write
 from .._text import one_line
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
@@ -319,21 +316,10 @@ def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]
 
 def notebook_facts(path: Path) -> tuple[str, dict]:
     """A notebook's first ``#`` heading and its parameters with defaults (papermill's
-    ``inspect_notebook``), cached by the notebook's SHA-256: papermill takes 3 s to import."""
-    content = path.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    cache_file = _cache_file()
-    try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    cache = cache if isinstance(cache, dict) else {}
-    remembered = cache.get(digest)
-    if isinstance(remembered, list) and [type(value) for value in remembered] == [str, dict]:
-        return remembered[0], remembered[1]
+    ``inspect_notebook``)."""
     from papermill import inspect_notebook
 
-    heading = next((match.group(1).strip() for cell in json.loads(content)["cells"]
+    heading = next((match.group(1).strip() for cell in json.loads(path.read_bytes())["cells"]
                     if cell.get("cell_type") == "markdown" and (match := re.search(
                         r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE))), "")
     try:
@@ -344,24 +330,9 @@ def notebook_facts(path: Path) -> tuple[str, dict]:
 
         inspected = {p.name: p._asdict() for p in _infer_parameters(
             load_notebook_node(str(path)), name="python3", language="python")}
-    declared = {name: _literal(info.get("default")) for name, info in inspected.items()}
-    # As JSON keeps it (the manifest and the cache): a tuple default becomes a list.
-    cache[digest] = [heading, json.loads(json.dumps(declared, default=repr))]
-    try:  # a cache that cannot be written only costs time
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(cache_file, json.dumps(dict(list(cache.items())[-200:])))
-    except OSError:
-        pass
-    return cache[digest][0], cache[digest][1]
-
-
-def _cache_file() -> Path:
-    override = os.environ.get("ODA_DATA_CACHE")
-    if override:
-        return Path(override).expanduser() / "reports-notebooks-2.json"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("oda_data", appauthor=False)) / "reports" / "notebooks-2.json"
+    # As JSON keeps it (the manifest): a tuple default becomes a list.
+    return heading, json.loads(json.dumps({name: _literal(info.get("default"))
+                                           for name, info in inspected.items()}, default=repr))
 
 
 def _literal(source: str | None) -> Any:
