@@ -64,11 +64,8 @@ def _errors_as_lines(command):
         except (ScheduleError, BuildLockedError, OutputFolderError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        except OSError as error:
-            print(f"error: {os_error_line(error)}", file=sys.stderr)
-            return 1
-        except SiteError as error:  # the reports ran and are recorded; the site is the old one
-            print(f"error: {error}", file=sys.stderr)
+        except (OSError, SiteError) as error:  # SiteError: the reports are recorded, the site is the old one
+            print(f"error: {os_error_line(error) if isinstance(error, OSError) else error}", file=sys.stderr)
             return 1
     return run
 

@@ -114,12 +114,6 @@ def package_checksum() -> str:
     return digest.hexdigest()
 
 
-def source_fingerprint(path: str | PathLike) -> dict:
-    """Path, size and modification time of a data source (cheap, changes with it)."""
-    stat = Path(path).stat()
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
 def entry_key(notebook: str | PathLike, parameters: dict, *, package: str,
               data: list[str], crs_fingerprint: dict | None = None) -> str:
     """SHA-256 of all a report's page depends on; an unchanged key means the page is current."""
@@ -165,7 +159,8 @@ def packaged_datasets() -> dict[str, dict]:
 
 def crs_dataset(source: Path, *, demo: bool, previous: list | None = None) -> dict:
     """Data entry of a CRS source: file name, checksum, rows (when known), file date."""
-    fingerprint = source_fingerprint(source)
+    stat = source.stat()  # path, size and modification time: cheap, and they change with it
+    fingerprint = {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     label = ("CRS demonstration file: invented activities, not OECD figures" if demo
              else "OECD Creditor Reporting System (CRS) file")
     for old in previous or []:  # hashing a large CRS file once is enough

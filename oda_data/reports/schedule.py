@@ -5,6 +5,7 @@ file, the entry and the field, before anything runs.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import keyword
@@ -297,11 +298,26 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
 
 
 def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]:
-    """(first heading, declared parameters with defaults, problem with ``wanted`` or None)."""
+    """(first ``#`` heading, parameters with defaults as papermill's ``inspect_notebook`` finds
+    them, problem with ``wanted`` or None)."""
+    from papermill import inspect_notebook
+    from papermill.inspection import _infer_parameters
+    from papermill.iorw import load_notebook_node
+
     try:
-        heading, declared = notebook_facts(path)
+        heading = next((match.group(1).strip() for cell in json.loads(path.read_bytes())["cells"]
+                        if cell.get("cell_type") == "markdown" and (match := re.search(
+                            r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE))), "")
+        try:
+            inspected = inspect_notebook(str(path))
+        except ValueError:  # no kernelspec in the notebook: inspect it as the python3 kernel runs it
+            inspected = {p.name: p._asdict() for p in _infer_parameters(
+                load_notebook_node(str(path)), name="python3", language="python")}
     except (OSError, ValueError, KeyError, TypeError) as error:
         return "", {}, f"cannot read the notebook ({one_line(str(error))})"
+    # As JSON keeps it (the manifest): a tuple default becomes a list.
+    declared = json.loads(json.dumps({name: _literal(info.get("default"))
+                                      for name, info in inspected.items()}, default=repr))
     unknown = sorted(wanted - set(declared))
     if not unknown:
         return heading, declared, None
@@ -314,30 +330,7 @@ def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]
                                f"{sorted(declared)}")
 
 
-def notebook_facts(path: Path) -> tuple[str, dict]:
-    """A notebook's first ``#`` heading and its parameters with defaults (papermill's
-    ``inspect_notebook``)."""
-    from papermill import inspect_notebook
-
-    heading = next((match.group(1).strip() for cell in json.loads(path.read_bytes())["cells"]
-                    if cell.get("cell_type") == "markdown" and (match := re.search(
-                        r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE))), "")
-    try:
-        inspected = inspect_notebook(str(path))
-    except ValueError:  # no kernelspec in the notebook: inspect it as the python3 kernel runs it
-        from papermill.inspection import _infer_parameters
-        from papermill.iorw import load_notebook_node
-
-        inspected = {p.name: p._asdict() for p in _infer_parameters(
-            load_notebook_node(str(path)), name="python3", language="python")}
-    # As JSON keeps it (the manifest): a tuple default becomes a list.
-    return heading, json.loads(json.dumps({name: _literal(info.get("default"))
-                                           for name, info in inspected.items()}, default=repr))
-
-
 def _literal(source: str | None) -> Any:
-    import ast
-
     try:
         return None if source is None else ast.literal_eval(source)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
