@@ -16,9 +16,9 @@ from os import PathLike
 from pathlib import Path
 
 from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILED_DIR,
-                       MANIFEST_NAME, BuildResult, EntryResult, crs_dataset, entry_key, git_commit,
-                       package_checksum, packaged_datasets, read_previous, work_folder,
-                       write_manifest)
+                       MANIFEST_NAME, PAGE_STATUSES, BuildResult, EntryResult, crs_dataset,
+                       entry_key, git_commit, package_checksum, packaged_datasets, read_previous,
+                       work_folder, write_manifest)
 from .schedule import (DEFAULT_SCHEDULE, DEFAULT_TIMEOUT_S, ReportEntry, Schedule, ScheduleError,
                        load_schedule)
 from .site import render
@@ -180,7 +180,7 @@ class _Build:
 
     def _has_page(self, entry: ReportEntry) -> bool:  # a last good build to keep
         executed = self.work / EXECUTED_DIR / f"{entry.name}.ipynb"
-        return executed.is_file() and self.previous.get(entry.name, {}).get("status") in ("ok", "stale")
+        return executed.is_file() and self.previous.get(entry.name, {}).get("status") in PAGE_STATUSES
 
     def _pending(self, entry: ReportEntry) -> EntryResult:  # not finished yet
         if self._has_page(entry):

@@ -36,6 +36,8 @@ MANIFEST_FORMAT = 2
 #: ok: the page is current; failed: no page; skipped: not run (``reason``);
 #: stale: this run failed, the last good page is kept (``error`` says why).
 STATUSES = ("ok", "failed", "skipped", "stale")
+#: The statuses that have a page (``stale``: the last good one), and those a build reports as failures.
+PAGE_STATUSES, PROBLEMS = ("ok", "stale"), ("failed", "stale")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _HEX64 = r"^[0-9a-f]{64}$"
@@ -99,7 +101,7 @@ class BuildResult:
     @property
     def exit_code(self) -> int:
         """1 when a report failed or is stale, else 0 (skipped reports do not count)."""
-        return 1 if any(e.status in ("failed", "stale") for e in self.entries) else 0
+        return 1 if any(e.status in PROBLEMS for e in self.entries) else 0
 
 
 def package_checksum() -> str:

@@ -17,12 +17,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .._files import atomic_write, publish, temporary_beside
-from .manifest import EXECUTED_DIR, MANIFEST_NAME, work_folder
+from .manifest import EXECUTED_DIR, MANIFEST_NAME, PAGE_STATUSES, PROBLEMS, work_folder
 from .page import DOWNLOADS, PAGES, TEMPLATES, prepare, templates
 from .schedule import GROUPS, SAFE_NAME
 
-#: Statuses that have a page (``stale``: the last good one), and those the home page flags.
-PAGE_STATUSES, PROBLEMS = ("ok", "stale"), ("failed", "stale")
 #: Where the data sets go in the site.
 DATA_DIR = "data"
 _CONF_DIR = Path(__file__).with_name("sphinx")
