@@ -24,6 +24,14 @@ def record(wp: pd.DataFrame, record_id: str) -> pd.Series:
     return rows.iloc[0]
 
 
+def test_the_data_dictionary_names_every_column_with_its_type(wp):
+    dictionary = pd.read_csv(default_path().with_name("white_paper_dictionary.csv"), dtype=str)
+    assert list(dictionary.columns) == ["column", "type", "meaning"]
+    assert list(dictionary["column"]) == list(wp.columns)
+    assert [{"float": "float64"}.get(t, t) for t in dictionary["type"]] == [str(t) for t in wp.dtypes]
+    assert dictionary["meaning"].str.strip().str.len().gt(0).all()
+
+
 def test_columns_and_types(wp):
     assert list(wp.columns)[:6] == ["record_id", "theme", "region", "recipients", "partner", "kind"]
     assert list(wp.columns)[-3:] == ["description", "source", "note"]

@@ -16,9 +16,9 @@ from os import PathLike
 from pathlib import Path
 
 from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILED_DIR,
-                       MANIFEST_NAME, BuildResult, EntryResult, crs_dataset, entry_key, git_commit,
-                       package_checksum, packaged_datasets, read_previous, work_folder,
-                       write_manifest)
+                       MANIFEST_NAME, PAGE_STATUSES, BuildResult, EntryResult, crs_dataset,
+                       entry_key, git_commit, package_checksum, packaged_datasets, read_previous,
+                       work_folder, write_manifest)
 from .schedule import (DEFAULT_SCHEDULE, DEFAULT_TIMEOUT_S, ReportEntry, Schedule, ScheduleError,
                        load_schedule)
 from .site import render
@@ -54,7 +54,10 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
     import filelock
 
     schedule = load_schedule(schedule_path)
-    selected = _select(schedule, only)
+    unknown = [name for name in only or [] if name not in schedule.names]
+    if unknown:
+        raise ScheduleError(f"{schedule.path}: no report named {', '.join(map(repr, unknown))}; "
+                            f"valid names: {', '.join(schedule.names)}")
     for option, value in (("jobs", jobs), ("timeout", timeout)):
         if value is not None and value < 1:
             raise ValueError(f"{option}: expected a whole number >= 1, got {value!r}")
@@ -77,20 +80,12 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
         temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=work))
         try:
             (temp / TEMP_OWNER).write_text(f"oda-data reports build, pid {os.getpid()}\n")
-            return _Build(schedule, selected, output, temp, force=force, demo=demo,
+            return _Build(schedule, set(only or schedule.names), output, temp, force=force, demo=demo,
                           timeout=timeout or DEFAULT_TIMEOUT_S).run(jobs or cpu_count(), progress)
         finally:
             shutil.rmtree(temp, ignore_errors=True)
     finally:
         lock.release()
-
-
-def _select(schedule: Schedule, only: list[str] | None) -> set[str]:
-    unknown = [name for name in only or [] if name not in schedule.names]
-    if unknown:
-        raise ScheduleError(f"{schedule.path}: no report named {', '.join(map(repr, unknown))}; "
-                            f"valid names: {', '.join(schedule.names)}")
-    return set(only or schedule.names)
 
 
 def check_output_folder(output: Path, schedule: Schedule) -> None:
@@ -180,7 +175,7 @@ class _Build:
 
     def _has_page(self, entry: ReportEntry) -> bool:  # a last good build to keep
         executed = self.work / EXECUTED_DIR / f"{entry.name}.ipynb"
-        return executed.is_file() and self.previous.get(entry.name, {}).get("status") in ("ok", "stale")
+        return executed.is_file() and self.previous.get(entry.name, {}).get("status") in PAGE_STATUSES
 
     def _pending(self, entry: ReportEntry) -> EntryResult:  # not finished yet
         if self._has_page(entry):

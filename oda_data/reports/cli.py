@@ -13,7 +13,7 @@ from pathlib import Path
 from ..cli import help_handler, whole_number
 from .._text import os_error_line
 from .build import DEFAULT_OUTPUT, BuildLockedError, OutputFolderError, build_reports
-from .manifest import STATUSES
+from .manifest import PROBLEMS, STATUSES
 from .schedule import DEFAULT_SCHEDULE, DEFAULT_TIMEOUT_S, ScheduleError, load_schedule
 from .site import SiteError
 
@@ -64,11 +64,8 @@ def _errors_as_lines(command):
         except (ScheduleError, BuildLockedError, OutputFolderError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        except OSError as error:
-            print(f"error: {os_error_line(error)}", file=sys.stderr)
-            return 1
-        except SiteError as error:  # the reports ran and are recorded; the site is the old one
-            print(f"error: {error}", file=sys.stderr)
+        except (OSError, SiteError) as error:  # SiteError: the reports are recorded, the site is the old one
+            print(f"error: {os_error_line(error) if isinstance(error, OSError) else error}", file=sys.stderr)
             return 1
     return run
 
@@ -78,7 +75,7 @@ def _build_command(args: argparse.Namespace) -> int:
                            progress=args.progress, only=args.only, demo=args.demo,
                            timeout=args.timeout)
     for entry in result:
-        if entry.status in ("failed", "stale"):
+        if entry.status in PROBLEMS:
             kept = " (the last good page is kept)" if entry.status == "stale" else ""
             print(f"FAILED  {entry.name}: {entry.error}{kept}")
         elif entry.status == "skipped" and (not args.only or entry.name in args.only):

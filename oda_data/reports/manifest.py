@@ -36,6 +36,8 @@ MANIFEST_FORMAT = 2
 #: ok: the page is current; failed: no page; skipped: not run (``reason``);
 #: stale: this run failed, the last good page is kept (``error`` says why).
 STATUSES = ("ok", "failed", "skipped", "stale")
+#: The statuses that have a page (``stale``: the last good one), and those a build reports as failures.
+PAGE_STATUSES, PROBLEMS = ("ok", "stale"), ("failed", "stale")
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _HEX64 = r"^[0-9a-f]{64}$"
@@ -99,7 +101,7 @@ class BuildResult:
     @property
     def exit_code(self) -> int:
         """1 when a report failed or is stale, else 0 (skipped reports do not count)."""
-        return 1 if any(e.status in ("failed", "stale") for e in self.entries) else 0
+        return 1 if any(e.status in PROBLEMS for e in self.entries) else 0
 
 
 def package_checksum() -> str:
@@ -112,12 +114,6 @@ def package_checksum() -> str:
             digest.update(path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
-
-
-def source_fingerprint(path: str | PathLike) -> dict:
-    """Path, size and modification time of a data source (cheap, changes with it)."""
-    stat = Path(path).stat()
-    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def entry_key(notebook: str | PathLike, parameters: dict, *, package: str,
@@ -165,7 +161,8 @@ def packaged_datasets() -> dict[str, dict]:
 
 def crs_dataset(source: Path, *, demo: bool, previous: list | None = None) -> dict:
     """Data entry of a CRS source: file name, checksum, rows (when known), file date."""
-    fingerprint = source_fingerprint(source)
+    stat = source.stat()  # path, size and modification time: cheap, and they change with it
+    fingerprint = {"path": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     label = ("CRS demonstration file: invented activities, not OECD figures" if demo
              else "OECD Creditor Reporting System (CRS) file")
     for old in previous or []:  # hashing a large CRS file once is enough

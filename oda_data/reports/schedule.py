@@ -5,11 +5,10 @@ file, the entry and the field, before anything runs.
 """
 from __future__ import annotations
 
+import ast
 import difflib
-import hashlib
 import json
 import keyword
-import os
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
@@ -20,8 +19,6 @@ from typing import Annotated, Any, Iterator, Literal, Optional
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PositiveInt,
                       ValidationError, field_validator)
 
-from . import _globs
-from .._files import atomic_write
 from .._text import one_line
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
@@ -53,10 +50,39 @@ def _identifier(name: str) -> str:
 
 
 def _inside_project(path: str) -> str:
-    trouble = _globs.path_problem(path)
-    if trouble:
-        raise ValueError(f"{path!r} {trouble}")
-    return path
+    """A notebook path or glob must be project-relative, so that a schedule reads only its project."""
+    if path.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", path):
+        trouble = "must be relative to the project folder (no absolute path, no ~)"
+    elif "\\" in path:
+        trouble = "must use '/' between folders"
+    elif ".." in PurePosixPath(path).parts:
+        trouble = "must stay inside the project folder (no '..')"
+    elif any("**" in part and part != "**" for part in PurePosixPath(path).parts):
+        trouble = "uses '**' inside a name; '**' must be a whole path part (notebooks/**/*.ipynb)"
+    else:
+        return path
+    raise ValueError(f"{path!r} {trouble}")
+
+
+def _is_glob(text: str) -> bool:
+    return bool(re.search(r"[*?\[]", text))
+
+
+def _notebooks(pattern: str, folders: list[Path]) -> list[tuple[str, Path, Path]]:
+    """(project-relative POSIX path, path, project folder) of each notebook ``pattern`` names, from
+    the first folder with a match. Path.glob does not follow links under ``**`` (no loop); a
+    link leading out of the project, hidden folders and __pycache__ are dropped."""
+    for folder in folders:
+        root = folder.resolve()
+        found = root.glob(pattern) if _is_glob(pattern) else [root / pattern]
+        inside = sorted(path.relative_to(root).as_posix() for path in found
+                        if path.is_file() and path.resolve().is_relative_to(root))
+        if _is_glob(pattern):
+            inside = [rel for rel in inside if rel.endswith(".ipynb") and not any(
+                part.startswith(".") or part == "__pycache__" for part in rel.split("/"))]
+        if inside:
+            return [(rel, root / rel, root) for rel in inside]
+    return []
 
 
 class EntrySpec(BaseModel):
@@ -234,11 +260,8 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
     except ValidationError as error:
         problems += _describe(error, EntrySpec, where)
         return []
-    glob = _globs.is_glob(spec.notebook)
-    matches = _globs.resolve(spec.notebook, folders)
-    if isinstance(matches, str):  # the glob visited too much
-        problems.append(f"{where}, field 'notebook': {spec.notebook!r}: {matches}")
-        return []
+    glob = _is_glob(spec.notebook)
+    matches = _notebooks(spec.notebook, folders)
     if not matches:
         what = "matches no notebook" if glob else "not found"
         problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
@@ -275,11 +298,26 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
 
 
 def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]:
-    """(first heading, declared parameters with defaults, problem with ``wanted`` or None)."""
+    """(first ``#`` heading, parameters with defaults as papermill's ``inspect_notebook`` finds
+    them, problem with ``wanted`` or None)."""
+    from papermill import inspect_notebook
+    from papermill.inspection import _infer_parameters
+    from papermill.iorw import load_notebook_node
+
     try:
-        heading, declared = notebook_facts(path)
+        heading = next((match.group(1).strip() for cell in json.loads(path.read_bytes())["cells"]
+                        if cell.get("cell_type") == "markdown" and (match := re.search(
+                            r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE))), "")
+        try:
+            inspected = inspect_notebook(str(path))
+        except ValueError:  # no kernelspec in the notebook: inspect it as the python3 kernel runs it
+            inspected = {p.name: p._asdict() for p in _infer_parameters(
+                load_notebook_node(str(path)), name="python3", language="python")}
     except (OSError, ValueError, KeyError, TypeError) as error:
         return "", {}, f"cannot read the notebook ({one_line(str(error))})"
+    # As JSON keeps it (the manifest): a tuple default becomes a list.
+    declared = json.loads(json.dumps({name: _literal(info.get("default"))
+                                      for name, info in inspected.items()}, default=repr))
     unknown = sorted(wanted - set(declared))
     if not unknown:
         return heading, declared, None
@@ -292,56 +330,7 @@ def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]
                                f"{sorted(declared)}")
 
 
-def notebook_facts(path: Path) -> tuple[str, dict]:
-    """A notebook's first ``#`` heading and its parameters with defaults (papermill's
-    ``inspect_notebook``), cached by the notebook's SHA-256: papermill takes 3 s to import."""
-    content = path.read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    cache_file = _cache_file()
-    try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    cache = cache if isinstance(cache, dict) else {}
-    remembered = cache.get(digest)
-    if isinstance(remembered, list) and [type(value) for value in remembered] == [str, dict]:
-        return remembered[0], remembered[1]
-    from papermill import inspect_notebook
-
-    heading = next((match.group(1).strip() for cell in json.loads(content)["cells"]
-                    if cell.get("cell_type") == "markdown" and (match := re.search(
-                        r"^#\s+(.+)$", "".join(cell.get("source", "")), re.MULTILINE))), "")
-    try:
-        inspected = inspect_notebook(str(path))
-    except ValueError:  # no kernelspec in the notebook: inspect it as the python3 kernel runs it
-        from papermill.inspection import _infer_parameters
-        from papermill.iorw import load_notebook_node
-
-        inspected = {p.name: p._asdict() for p in _infer_parameters(
-            load_notebook_node(str(path)), name="python3", language="python")}
-    declared = {name: _literal(info.get("default")) for name, info in inspected.items()}
-    # As JSON keeps it (the manifest and the cache): a tuple default becomes a list.
-    cache[digest] = [heading, json.loads(json.dumps(declared, default=repr))]
-    try:  # a cache that cannot be written only costs time
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(cache_file, json.dumps(dict(list(cache.items())[-200:])))
-    except OSError:
-        pass
-    return cache[digest][0], cache[digest][1]
-
-
-def _cache_file() -> Path:
-    override = os.environ.get("ODA_DATA_CACHE")
-    if override:
-        return Path(override).expanduser() / "reports-notebooks-2.json"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("oda_data", appauthor=False)) / "reports" / "notebooks-2.json"
-
-
 def _literal(source: str | None) -> Any:
-    import ast
-
     try:
         return None if source is None else ast.literal_eval(source)
     except (ValueError, SyntaxError, MemoryError, RecursionError):

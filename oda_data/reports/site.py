@@ -17,16 +17,20 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .._files import atomic_write, publish, temporary_beside
-from .manifest import EXECUTED_DIR, MANIFEST_NAME, work_folder
+from .manifest import EXECUTED_DIR, MANIFEST_NAME, PAGE_STATUSES, PROBLEMS, work_folder
 from .page import DOWNLOADS, PAGES, TEMPLATES, prepare, templates
 from .schedule import GROUPS, SAFE_NAME
 
-#: Statuses that have a page (``stale``: the last good one), and those the home page flags.
-PAGE_STATUSES, PROBLEMS = ("ok", "stale"), ("failed", "stale")
 #: Where the data sets go in the site.
 DATA_DIR = "data"
 _CONF_DIR = Path(__file__).with_name("sphinx")
-_README = Path(__file__).resolve().parents[2] / "README.md"
+_DATA = Path(__file__).resolve().parents[1] / "data"
+#: The Data page's files, as the package ships them: name -> what it holds.
+_DATA_FILES = {"white_paper.csv": "every figure and named initiative of the chapter, one record each",
+              "white_paper_dictionary.csv": "what each column of white_paper.csv holds",
+              "dac_rates.csv": "OECD DAC annual exchange rates (national currency per US dollar) and "
+                               "deflators (2022 = 100) of every DAC provider, 1960-2023, as the "
+                               "package ships them"}
 _CODE = [Path(__file__), Path(__file__).with_name("page.py"), *sorted(TEMPLATES.glob("*"))]
 # Build bookkeeping the pages do not show: an unchanged rebuild finds the same site key.
 _BOOKKEEPING = ("duration_s", "key", "unchanged", "failed_executed")
@@ -89,7 +93,7 @@ def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
     for name in sorted(pages):
         digest.update(name.encode() + hashlib.sha256(pages[name]).digest())
     code = [*_CODE, *sorted(p for p in _CONF_DIR.rglob("*") if p.is_file()
-                            and "__pycache__" not in p.parts), _README]
+                            and "__pycache__" not in p.parts), *(_DATA / n for n in _DATA_FILES)]
     for path in code:
         digest.update(path.name.encode() + (path.read_bytes() if path.is_file() else b""))
     for package in ("sphinx", "myst-nb", "sphinx-book-theme"):
@@ -206,39 +210,11 @@ def _data_page() -> tuple[str, dict[str, bytes]]:
     """The data page and its files: the chapter dataset, its dictionary, the DAC rates."""
     import csv
 
-    from ..money import rates_table
-    from ..white_paper import default_path
-
-    dataset = Path(default_path()).read_bytes()
-    files = {"white_paper.csv": dataset,
-             "dac_rates.csv": rates_table().to_csv(lineterminator="\n").encode("utf-8")}
-    dictionary = _dictionary()
-    if dictionary:
-        stream = io.StringIO()
-        csv.writer(stream, lineterminator="\n").writerows([dictionary["columns"], *dictionary["rows"]])
-        files["white_paper_dictionary.csv"] = stream.getvalue().encode("utf-8")
-    what = {"white_paper.csv": "every figure and named initiative of the chapter, one record each",
-            "white_paper_dictionary.csv": "what each column of white_paper.csv holds",
-            "dac_rates.csv": "OECD DAC annual exchange rates (yen per US dollar) and deflators "
-                             "(2022 = 100) used for conversions"}
-    listed = [{"name": name, "href": f"{DATA_DIR}/{name}", "what": what[name],
-               "rows": content.count(b"\n") - 1} for name, content in files.items()]
-    return templates().get_template("data.md").render(files=listed, dictionary=dictionary), files
-
-
-def _dictionary() -> dict | None:
-    """The data dictionary of ``white_paper()``: the README's pipe table (written once, there)."""
-    text = _README.read_text(encoding="utf-8") if _README.is_file() else ""
-    rows = []
-    for line in text.partition("### `oda_data.white_paper()`")[2].split("\n"):
-        if line.startswith("|"):
-            cells = [c.strip().replace("`", "").replace("\\|", "|")
-                     for c in re.split(r"(?<!\\)\|", line.strip()[1:-1])]
-            if not all(set(c) <= set("-: ") for c in cells):
-                rows.append(cells)
-        elif rows:
-            break
-    return {"columns": rows[0], "rows": rows[1:]} if len(rows) > 1 else None
+    files = {name: (_DATA / name).read_bytes() for name in _DATA_FILES}
+    header, *rows = csv.reader(io.StringIO(files["white_paper_dictionary.csv"].decode("utf-8")))
+    listed = [{"name": name, "href": f"{DATA_DIR}/{name}", "what": what,
+               "rows": files[name].count(b"\n") - 1} for name, what in _DATA_FILES.items()]
+    return templates().get_template("data.md").render(files=listed, header=header, rows=rows), files
 
 
 def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dict) -> None:
