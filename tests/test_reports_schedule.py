@@ -46,7 +46,7 @@ def test_default_schedule_covers_every_notebook_theme_and_region(monkeypatch):
     assert teaching and all(e.name.startswith("teaching-") and e.teaching for e in teaching)
     # A glob entry is titled by each notebook's first heading.
     assert by_name["teaching-01_reading_an_oda_figure"].title == "Reading an ODA figure"
-    assert {e.notebook for e in schedule if e.requires == ("crs",)} == {
+    assert {e.notebook for e in schedule if e.requires == ["crs"]} == {
         "notebooks/crs_security_trends.ipynb", "notebooks/white_paper_vs_crs.ipynb"}
 
 

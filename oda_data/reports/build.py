@@ -11,7 +11,6 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 
@@ -259,8 +258,8 @@ class _Build:
                               key=task["key"], built_at=now(), duration_s=outcome["duration_s"],
                               executed=f"{EXECUTED_DIR}/{entry.name}.ipynb", demo=task["demo"])
         if self._has_page(entry):  # the last good page is kept, marked stale, with this error
-            return replace(self._kept(entry, task["parameters"], task["data"]), status="stale",
-                           error=outcome["error"], failed_executed=failed, unchanged=False)
+            return self._kept(entry, task["parameters"], task["data"]).model_copy(update={
+                "status": "stale", "error": outcome["error"], "failed_executed": failed, "unchanged": False})
         return self._base(entry, task["parameters"], status="failed", error=outcome["error"],
                           data=task["data"], built_at=now(), duration_s=outcome["duration_s"],
                           failed_executed=failed, demo=task["demo"])

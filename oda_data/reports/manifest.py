@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Annotated, Iterator, Literal, Optional
@@ -49,9 +49,15 @@ def work_folder(output: Path) -> Path:
     return output.parent / ".cache" / f"reports-{output.name}"
 
 
-@dataclass
-class EntryResult:
-    """One report of a build: one record of ``manifest.json``."""
+def _iso_time(text: str) -> str:
+    dt.datetime.fromisoformat(text)
+    return text
+
+
+class EntryResult(BaseModel):
+    """One report of a build: one record of ``manifest.json``, checked when read back."""
+
+    model_config = ConfigDict(strict=True)
 
     name: str
     title: str
@@ -60,20 +66,20 @@ class EntryResult:
     group: str
     notebook: str
     parameters: dict  # defaults included
-    status: str
-    given: dict = field(default_factory=dict)  # the parameters as the schedule gives them
+    status: Literal[STATUSES]
+    given: dict = {}  # the parameters as the schedule gives them
     teaching: bool = False
-    requires: list = field(default_factory=list)
-    error: str | None = None
-    reason: str | None = None
-    data: list = field(default_factory=list)
-    package_version: str | None = None
-    git_commit: str | None = None
-    built_at: str | None = None
-    executed: str | None = None
-    failed_executed: str | None = None
-    duration_s: float | None = None
-    key: str | None = None
+    requires: list[str] = []
+    error: Optional[str] = None
+    reason: Optional[str] = None
+    data: list[dict] = []
+    package_version: Optional[str] = None
+    git_commit: Optional[str] = None
+    built_at: Optional[Annotated[str, AfterValidator(_iso_time)]] = None
+    executed: Optional[str] = None
+    failed_executed: Optional[str] = None
+    duration_s: Optional[float] = None
+    key: Optional[Annotated[str, Field(pattern=_HEX64)]] = None
     demo: bool = False
     unchanged: bool = False  # not rebuilt: nothing it depends on changed
 
@@ -204,23 +210,8 @@ def _crs_rows(source: Path) -> int | None:
         return None
 
 
-class _Previous(BaseModel):
-    """What a build takes back from the last manifest's record of a report."""
-
-    model_config = ConfigDict(strict=True)
-
-    status: Literal[STATUSES]
-    key: Optional[Annotated[str, Field(pattern=_HEX64)]] = None
-    built_at: Optional[Annotated[str, AfterValidator(lambda v: dt.datetime.fromisoformat(v) and v)]] = None
-    duration_s: Optional[float] = None
-    parameters: Optional[dict] = None
-    data: Optional[list[dict]] = None
-    demo: bool = False
-    error: Optional[str] = None
-
-
 def read_previous(path: Path) -> dict[str, dict]:
-    """The last build's checked records, by report name ({} when none)."""
+    """The last build's records that pass :class:`EntryResult`'s checks, by report name ({} when none)."""
     try:
         records = json.loads(path.read_text(encoding="utf-8"))["reports"]
     except FileNotFoundError:
@@ -232,8 +223,8 @@ def read_previous(path: Path) -> dict[str, dict]:
     kept: dict[str, dict] = {}
     for record in records if isinstance(records, list) else []:
         try:
-            if isinstance(record, dict) and isinstance(record.get("name"), str):
-                kept[record["name"]] = _Previous.model_validate(record).model_dump(exclude_none=True)
+            checked = EntryResult.model_validate(record)
+            kept[checked.name] = checked.model_dump(exclude_none=True)
         except ValidationError:  # a hand-edited or older record: the report is rebuilt
             pass
     return kept
@@ -244,6 +235,6 @@ def write_manifest(output_dir: Path, entries: list[EntryResult], context: dict, 
     """Write ``manifest.json`` atomically; returns the document written."""
     manifest = {"manifest_format": MANIFEST_FORMAT, "complete": complete, **context,
                 "counts": dict(Counter(entry.status for entry in entries)),
-                "reports": [asdict(entry) for entry in entries]}
+                "reports": [entry.model_dump() for entry in entries]}
     atomic_write(output_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n", folder=folder)
     return manifest

@@ -11,7 +11,7 @@ import json
 import keyword
 import re
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Iterator, Literal, Optional
@@ -112,23 +112,12 @@ class ScheduleSpec(BaseModel):
     reports: list[Any] = Field(min_length=1)
 
 
-@dataclass(frozen=True)
-class ReportEntry:
-    """One report of a schedule (a glob entry gives one per notebook): ``defaults`` are all the
-    notebook's parameters, ``titled`` whether the schedule gave the title."""
+class ReportEntry(EntrySpec):
+    """One report of a schedule as ``build`` runs it (a glob entry gives one per notebook)."""
 
-    name: str
-    notebook: str  # project-relative, POSIX
-    path: Path
-    parameters: dict = field(default_factory=dict)
-    defaults: dict = field(default_factory=dict)
-    title: str = ""
-    titled: bool = False
-    description: str = ""
-    group: str = "overview"
-    requires: tuple[str, ...] = ()
-    data: tuple[str, ...] = ("white_paper", "dac_rates")
-    timeout: int | None = None
+    path: Path  # of the notebook; ``notebook`` is project-relative, POSIX
+    defaults: dict = {}  # every parameter the notebook declares, with its default
+    titled: bool = False  # whether the schedule gave the title (else: the notebook's heading)
     index: int = 0  # the entry's place in the schedule
     project: Path = Path(".")
 
@@ -267,9 +256,8 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
         problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
                         f"{', '.join(map(str, folders))})")
         return []
-    requires = tuple(dict.fromkeys(spec.requires))
-    data = tuple(dict.fromkeys(spec.data if spec.data is not None
-                               else ["white_paper", "dac_rates", *requires]))
+    requires = list(dict.fromkeys(spec.requires))
+    data = list(dict.fromkeys(spec.data if spec.data is not None else ["white_paper", "dac_rates", *requires]))
     entries = []
     for written, resolved, project in matches:
         entry_name = f"{spec.name}-{PurePosixPath(written).stem}" if glob else spec.name
@@ -288,12 +276,12 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
             problems.append(f"{where}, field 'parameters': {written}: {trouble}")
             continue
         titled = bool(spec.title.strip()) and not glob
-        entries.append(ReportEntry(
-            name=entry_name, notebook=written, path=resolved, parameters=dict(spec.parameters),
-            defaults=defaults, title=" ".join(spec.title.split()) if titled else (heading or entry_name),
-            titled=titled, description=" ".join(spec.description.split()),
-            group=spec.group or ("teaching" if "/teaching/" in f"/{written}" else "overview"),
-            requires=requires, data=data, timeout=spec.timeout, index=index, project=project))
+        entries.append(ReportEntry.model_construct(**{
+            **dict(spec), "name": entry_name, "notebook": written, "path": resolved, "defaults": defaults,
+            "title": " ".join(spec.title.split()) if titled else (heading or entry_name), "titled": titled,
+            "description": " ".join(spec.description.split()), "requires": requires, "data": data,
+            "group": spec.group or ("teaching" if "/teaching/" in f"/{written}" else "overview"),
+            "index": index, "project": project}))
     return entries
 
 
