@@ -169,21 +169,19 @@ def test_crs_entry_with_missing_source_fails_without_running(project, monkeypatc
     assert not (work_folder(project / "out") / "_executed").exists()
 
 
-def test_only_the_builds_own_temporary_files_are_removed(project, rendered):
+def test_a_killed_builds_temporary_files_are_removed_and_the_users_kept(project, rendered):
     schedule = write_schedule(project, "reports:\n  - name: crs\n" + GOOD + "    requires: crs\n")
     output = project / "out"
     work = work_folder(output)
-    (work / ".oda-build-99999-abandoned").mkdir(parents=True)
-    (work / ".oda-build-99999-abandoned" / "OWNER").write_text("oda-data reports build\n")
-    (work / ".oda-build-99999-abandoned" / ".a.ipynb.x.ipynb").write_text("half")
+    (work / "tmp").mkdir(parents=True)
+    (work / "tmp" / ".a.ipynb.x.ipynb").write_text("half")  # what a killed build left
     user_files = [".notes.tmp", ".draft.tmp.ipynb", ".usd.html.abc123.tmp", "keep.tmp"]
     output.mkdir()
     for name in user_files:
         (output / name).write_text("the user's")
-    (work / ".oda-build-lookalike").mkdir()  # no OWNER file: not ours
     build_reports(schedule, output, progress=False)
     assert sorted(p.name for p in output.iterdir()) == sorted([*user_files, "manifest.json"])
-    assert sorted(p.name for p in work.iterdir()) == [".oda-build-lookalike", "build.lock"]
+    assert sorted(p.name for p in work.iterdir()) == ["build.lock"]
     assert all((output / name).read_text() == "the user's" for name in user_files)
 
 
@@ -374,7 +372,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.notebooks
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
-def test_workers_and_kernels_stop_when_the_build_is_killed(project):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_workers_and_kernels_stop_when_the_build_is_killed_or_interrupted(project, stop):
     write_schedule(project, entries(("one", "SLEEP"), ("two", "SLEEP")))
     build = subprocess.Popen([sys.executable, "-m", "oda_data.cli", "reports", "build",
                               "--jobs", "2", "--no-progress", "--output", "out"], cwd=project,
@@ -389,8 +388,8 @@ def test_workers_and_kernels_stop_when_the_build_is_killed(project):
                        if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes()}
         assert len(kernels) == 2, "the kernels did not start"
         family = _descendants(build.pid)
-        build.send_signal(signal.SIGKILL)
-        build.wait()
+        build.send_signal(stop)
+        assert build.wait(timeout=30) == (130 if stop == signal.SIGINT else -signal.SIGKILL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and any(map(_alive, family)):
             time.sleep(0.2)

@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import shutil
 import sys
-import tempfile
 from os import PathLike
 from pathlib import Path
 
@@ -27,8 +26,8 @@ from .worker import cpu_count, execute
 DEFAULT_OUTPUT = Path("reports") / "build"
 #: Held (in the work folder) while a build writes into the output folder.
 LOCK_NAME = "build.lock"
-#: The build's temporary folder, in the work folder; only those holding TEMP_OWNER are removed.
-TEMP_PREFIX, TEMP_OWNER = ".oda-build-", "OWNER"
+#: The build's temporary folder, in the work folder.
+TEMP_NAME = "tmp"
 
 
 def now() -> str:
@@ -72,18 +71,14 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE,
         raise BuildLockedError(f"{output}: another build is writing here (lock file "
                                f"{work / LOCK_NAME}); wait for it to finish or pass another "
                                "--output") from None
+    temp = work / TEMP_NAME
     try:
-        for folder in work.glob(f"{TEMP_PREFIX}*"):  # of builds that were killed (none runs)
-            if folder.is_dir() and not folder.is_symlink() and (folder / TEMP_OWNER).is_file():
-                shutil.rmtree(folder, ignore_errors=True)
-        temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=work))
-        try:
-            (temp / TEMP_OWNER).write_text(f"oda-data reports build, pid {os.getpid()}\n")
-            return _Build(schedule, set(only or schedule.names), output, temp, force=force, demo=demo,
-                          timeout=timeout or DEFAULT_TIMEOUT_S).run(jobs or cpu_count(), progress)
-        finally:
-            shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(temp, ignore_errors=True)  # under the lock: one found here is a killed build's
+        temp.mkdir()
+        return _Build(schedule, set(only or schedule.names), output, temp, force=force, demo=demo,
+                      timeout=timeout or DEFAULT_TIMEOUT_S).run(jobs or cpu_count(), progress)
     finally:
+        shutil.rmtree(temp, ignore_errors=True)
         lock.release()
 
 

@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
@@ -96,10 +95,8 @@ def _local_kernel():
 
 
 def execute(tasks: list[dict], jobs: int, record: Callable[[dict, dict], None]) -> None:
-    """Run the tasks ``jobs`` at a time, calling ``record(task, outcome)`` as each finishes.
-
-    On Ctrl-C no new report starts and the running ones are recorded; a second one stops them.
-    """
+    """Run the tasks ``jobs`` at a time, calling ``record(task, outcome)`` as each finishes; on
+    Ctrl-C the running reports stop at once, with their kernels (what finished is recorded)."""
     jobs = min(jobs, len(tasks))
     if jobs <= 1:
         for task in tasks:
@@ -110,32 +107,16 @@ def execute(tasks: list[dict], jobs: int, record: Callable[[dict, dict], None]) 
         max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker, initargs=(os.getpid(),))
     futures = {executor.submit(run_report, task): task for task in tasks}
-    unrecorded, interrupted = set(futures), False
     try:
-        while unrecorded:
-            try:
-                done, _ = concurrent.futures.wait(
-                    unrecorded, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    record(futures[future], _outcome(future))
-                    unrecorded.discard(future)
-            except KeyboardInterrupt:
-                if interrupted:
-                    raise
-                interrupted = True
-                # cancel() fails for reports already running or done: those are kept.
-                unrecorded = {future for future in unrecorded if not future.cancel()}
-                print(f"\ninterrupted: finishing {len(unrecorded)} running report(s); "
-                      "Ctrl-C again to stop them at once", file=sys.stderr)
+        for future in concurrent.futures.as_completed(futures):
+            record(futures[future], _outcome(future))
     except BaseException:
-        # Stop now: a worker's watchdog ends its kernel when the worker is gone.
+        # A worker's watchdog (SIGTERM) ends its kernel before it exits.
         for process in list(getattr(executor, "_processes", {}).values()):
             process.terminate()
         executor.shutdown(wait=False, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
-    if interrupted:
-        raise KeyboardInterrupt
 
 
 def _outcome(future: concurrent.futures.Future) -> dict:
