@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .manifest import PROBLEMS
+
 #: Folders of the site (relative to its root) for the files pages link to, and for the pages.
 DOWNLOADS, FIGURES, PAGES = "downloads", "figures", "reports"
 #: The column (and its value) that CSV files of demonstration-data pages carry first.
@@ -45,11 +47,13 @@ def templates():
     import jinja2
     from markupsafe import Markup, escape
 
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
         lstrip_blocks=True, keep_trailing_newline=True,
         finalize=lambda value: Markup(escape("" if value is None else value)).replace(
             "`", Markup("&#96;")))
+    environment.globals.update(PAGES=PAGES, PROBLEMS=PROBLEMS)
+    return environment
 
 
 def parts():

@@ -6,7 +6,6 @@ from the manifest.
 """
 from __future__ import annotations
 
-import filecmp
 import hashlib
 import io
 import json
@@ -17,7 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .._files import atomic_write, publish, temporary_beside
-from .manifest import EXECUTED_DIR, MANIFEST_NAME, PAGE_STATUSES, PROBLEMS, work_folder
+from .manifest import EXECUTED_DIR, MANIFEST_NAME, PAGE_STATUSES, work_folder
 from .page import DOWNLOADS, PAGES, TEMPLATES, prepare, templates
 from .schedule import GROUPS, SAFE_NAME
 
@@ -54,14 +53,9 @@ def render(out_dir: Path, manifest: dict, work: Path | None = None) -> None:
     if state.get("key") == key and (out_dir / "index.html").is_file():
         return
     src, staging, doctrees = sphinx / "src", sphinx / "html", sphinx / "doctrees"
+    for folder in (src, staging, doctrees):  # a full build is a few seconds: no stale page can survive
+        shutil.rmtree(folder, ignore_errors=True)
     _write_sources(src, records, pages, notes)
-    # Sphinx copies the extra files afresh each time, but rewrites only outdated pages: keep
-    # the staged pages, except those of reports that are gone.
-    for folder in (DOWNLOADS, "figures", DATA_DIR):
-        shutil.rmtree(staging / folder, ignore_errors=True)
-    for old in (staging / PAGES).glob("*.html"):
-        if old.stem not in pages:
-            old.unlink()
     ledes = {f"{PAGES}/{r['name']}": f"{r.get('title') or ''} {r.get('description') or ''}"
              for r in records if r["name"] in pages}
     _run_sphinx(src, staging, doctrees, sphinx, ledes)
@@ -110,11 +104,9 @@ def _read_json(path: Path) -> dict:
 
 
 def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], notes: dict) -> None:
-    """Write Sphinx's sources, touching only the changed files (Sphinx stays incremental)."""
+    """Write Sphinx's sources: configuration, report pages and their files, home and data pages."""
+    shutil.copytree(_CONF_DIR, src, ignore=shutil.ignore_patterns("__pycache__"))
     wanted: dict[str, bytes] = {}
-    for path in _CONF_DIR.rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
-            wanted[path.relative_to(_CONF_DIR).as_posix()] = path.read_bytes()
     by_name = {r["name"]: r for r in records}
     # A notebook's page, for links between notebooks: its entry with default parameters first.
     by_notebook: dict[str, str] = {}
@@ -133,16 +125,8 @@ def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], note
     wanted["data.md"] = data_page.encode()
     wanted.update({f"_extra/{DATA_DIR}/{name}": content for name, content in files.items()})
     for relative, content in wanted.items():
-        target = src / relative
-        if not (target.is_file() and target.read_bytes() == content):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-    for path in sorted(src.rglob("*"), reverse=True):
-        relative = path.relative_to(src).as_posix()
-        if path.is_file() and relative not in wanted and "__pycache__" not in path.parts:
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
+        (src / relative).parent.mkdir(parents=True, exist_ok=True)
+        (src / relative).write_bytes(content)
 
 
 def label(record: dict) -> str:
@@ -154,34 +138,12 @@ def label(record: dict) -> str:
                                       + ")" if given else "")
 
 
-def _item(record: dict, with_page: set[str], notes: dict[str, str]) -> dict:
-    name, status = record["name"], str(record.get("status"))
-    state = {"failed": "failed: no page", "skipped": "not built",
-             "stale": f"the latest build failed: this is the page built "
-                      f"{record.get('built_at') or 'earlier'}"}.get(status)
-    note = (record.get("reason") if status == "skipped" else
-            f"No page: {notes[name]}." if name in notes else None)
-    return {"label": label(record), "status": status, "state": state,
-            "href": f"{PAGES}/{name}.html" if name in with_page else None,
-            "demo": record.get("demo"), "description": record.get("description"),
-            "error": record.get("error") if status in PROBLEMS else None, "note": note}
-
-
 def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
               findings: dict[str, str]) -> str:
-    """The home page's MyST Markdown (``templates/index.md``)."""
+    """The home page's MyST Markdown (``templates/index.md`` says it)."""
     from markdown_it import MarkdownIt
     from markupsafe import Markup
 
-    problems = [_item(r, with_page, notes) for r in records if r.get("status") in PROBLEMS]
-    groups = []
-    for group in list(GROUPS) + sorted({str(r.get("group")) for r in records} - set(GROUPS)):
-        members = [r for r in records if str(r.get("group")) == group]
-        if members:
-            groups.append({"heading": GROUPS.get(group, group.capitalize()),
-                           "reports": [_item(r, with_page, notes) for r in members],
-                           "documents": [f"{PAGES}/{r['name']}" for r in members
-                                         if r["name"] in with_page]})
     blocks, seen = [], set()
     markdown = MarkdownIt("commonmark", {"html": False})
     for record in records:  # a few figures: the first bullets of one page per notebook
@@ -189,21 +151,15 @@ def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
         if text and record.get("notebook") not in seen:
             seen.add(record.get("notebook"))
             bullets = "\n".join(re.findall(r"^[-*] .*$", text, re.MULTILINE)[:3]) or text
-            blocks.append({"label": label(record), "href": f"{PAGES}/{record['name']}.html",
-                           "html": Markup(markdown.render(bullets))})
+            blocks.append({"record": record, "html": Markup(markdown.render(bullets))})
+    groups = list(GROUPS) + sorted({str(r.get("group")) for r in records} - set(GROUPS))
     versions = {item["checksum"]: item for record in records for item in record.get("data") or []
                 if isinstance(item, dict) and item.get("checksum")}
-    counts = [str(r.get("status")) for r in records]
-    summary = (f"{len(records)} reports: " + ", ".join(
-        f"{counts.count(s)} {w}" for s, w in (("ok", "current"), ("stale", "stale"),
-                                             ("failed", "failed"), ("skipped", "not built"))
-        if s in counts) + "." if records else "No reports yet.")
-    built = max((str(r["built_at"]) for r in records if r.get("built_at")), default=None)
-    first = next((r for r in records if r.get("package_version")), {})
     return templates().get_template("index.md").render(
-        summary=summary, built=built, version=first.get("package_version"),
-        commit=first.get("git_commit"), problems=problems, findings=blocks, groups=groups,
-        versions=list(versions.values()))
+        records=records, with_page=with_page, notes=notes, findings=blocks, label=label,
+        groups={GROUPS.get(g, g.capitalize()): [r for r in records if str(r.get("group")) == g] for g in groups},
+        built=max((str(r["built_at"]) for r in records if r.get("built_at")), default=None),
+        software=next((r for r in records if r.get("package_version")), {}), versions=list(versions.values()))
 
 
 def _data_page() -> tuple[str, dict[str, bytes]]:
@@ -231,7 +187,7 @@ def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dic
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", PendingDeprecationWarning)
             app = Sphinx(str(src), str(src), str(staging), str(doctrees), "html", status=None,
-                         warning=log, freshenv=False, parallel=1)
+                         warning=log, freshenv=True, parallel=1)
             app.build()
             texts = {}
             for docname in sorted(app.env.found_docs):
@@ -243,9 +199,6 @@ def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dic
         failure = f"{type(error).__name__}: {' '.join(str(error).split())}"
     atomic_write(work / "warnings.log", log.getvalue())
     if failure is not None:
-        # The caches may be half-written: start clean next time.
-        shutil.rmtree(doctrees, ignore_errors=True)
-        shutil.rmtree(staging, ignore_errors=True)
         raise SiteError(f"Sphinx could not build the site: {failure} (see {work / 'warnings.log'})")
     atomic_write(staging / "_static" / "oda-page-text.js",
                  "window.ODA_PAGE_TEXT = " + json.dumps(texts, ensure_ascii=True) + ";\n"
@@ -266,23 +219,21 @@ def _shown(text) -> bool:
 
 
 def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
-    """Copy the finished site into ``out_dir`` (changed files only, index.html last)."""
+    """Copy the finished site into ``out_dir`` file by file (index.html last); remove the files
+    of the previous site that this one no longer has."""
     files = sorted((p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()
                     and not p.name.startswith(".") and p != staging / MANIFEST_NAME),
                    key=lambda name: (name == "index.html", name))
-    changed = []
-    for relative in files:
-        source, target = staging / relative, out_dir / relative
+    for relative in files:  # checked for every file before any is written: no half-published site
+        target = out_dir / relative
         if target.is_symlink() or not target.parent.resolve().is_relative_to(out_dir):
-            # checked for every file before any is written: no half-published site
             raise SiteError(f"{target}: a link leading out of the output folder {out_dir}; "
                             "remove it (the site is only written inside the output folder)")
-        if not (target.is_file() and filecmp.cmp(source, target, shallow=False)):
-            changed.append((source, target))
-    for source, target in changed:
+    for relative in files:
+        target = out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         with temporary_beside(target) as temporary:
-            shutil.copyfile(source, temporary)
+            shutil.copyfile(staging / relative, temporary)
             publish(temporary, target)
     for relative in sorted(set(previous) - set(files) - {MANIFEST_NAME}):
         target = out_dir / relative
