@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from oda_data import reports
+from oda_data.reports import manifest
 
 # The tiny report: a parameters cell (currency, crs_source) and a cell that
 # prints a marker; currency "XXX" raises, "SLEEP" runs for a minute.
@@ -61,7 +61,7 @@ def entries(*specs: tuple[str, str]) -> str:
 def project(tmp_path, monkeypatch):
     """A project folder (cwd) with notebooks/tiny.ipynb and no CRS source configured."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(reports.CRS_SOURCE_ENV, raising=False)
+    monkeypatch.delenv(manifest.CRS_SOURCE_ENV, raising=False)
     write_notebook(tmp_path / "notebooks" / "tiny.ipynb")
     return tmp_path
 

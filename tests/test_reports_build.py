@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 import oda_data
-from oda_data import reports
 from oda_data.cli import main
 from oda_data.reports import build as build_module
 from oda_data.reports import build_reports, entry_key, work_folder
@@ -101,7 +100,7 @@ def test_second_build_into_the_same_folder_is_refused(project, capsys):
 
     write_schedule(project, entries(("a", "")))
     work_folder(project / "out").mkdir(parents=True)
-    with filelock.FileLock(work_folder(project / "out") / reports.LOCK_NAME):  # a build runs
+    with filelock.FileLock(work_folder(project / "out") / build_module.LOCK_NAME):  # a build runs
         assert main(["reports", "build", "--output", "out", "--no-progress"]) == 2
     assert "another build is writing here" in error_line(capsys)
     assert not (project / "out" / "manifest.json").exists()
@@ -161,7 +160,7 @@ def test_crs_skip_message_names_the_venv_command(monkeypatch, project, rendered)
 
 
 def test_crs_entry_with_missing_source_fails_without_running(project, monkeypatch, rendered):
-    monkeypatch.setenv(reports.CRS_SOURCE_ENV, str(project / "no-such-crs.zip"))
+    monkeypatch.setenv(manifest_module.CRS_SOURCE_ENV, str(project / "no-such-crs.zip"))
     schedule = write_schedule(project, "reports:\n  - name: crs\n" + GOOD + "    requires: crs\n")
     result = build_reports(schedule, project / "out", progress=False)
     assert result.exit_code == 1
@@ -258,7 +257,7 @@ def test_rebuild_skips_unchanged_and_reruns_what_changed(project, monkeypatch, r
     # A new parameter for b and a CRS source: only b and the CRS entry run.
     write_schedule(project, text % "EUR")
     (project / "crs.csv").write_text("42 rows\n", encoding="utf-8")
-    monkeypatch.setenv(reports.CRS_SOURCE_ENV, "crs.csv")  # relative to the current folder
+    monkeypatch.setenv(manifest_module.CRS_SOURCE_ENV, "crs.csv")  # relative to the current folder
     third = build_reports(schedule, output, jobs=2, progress=False)
     assert [third[n].unchanged for n in ("a", "b", "crs-trends")] == [True, False, False]
     assert "TOTAL_IN_EUR" in outputs_text(work_folder(output) / "_executed" / "b.ipynb")
@@ -332,7 +331,7 @@ def test_only_builds_the_named_reports_and_keeps_the_others(project, rendered):
 @pytest.mark.notebooks
 def test_demo_builds_the_crs_reports_on_the_demonstration_file(monkeypatch, tmp_path, rendered):
     monkeypatch.chdir(REPO)
-    monkeypatch.setenv(reports.CRS_SOURCE_ENV, str(tmp_path / "not-used.zip"))
+    monkeypatch.setenv(manifest_module.CRS_SOURCE_ENV, str(tmp_path / "not-used.zip"))
     result = build_reports(REPO / "reports" / "schedule.yaml", tmp_path / "out", jobs=1,
                            progress=False, only=["crs-security-trends"], demo=True)
     entry = result["crs-security-trends"]
@@ -426,7 +425,7 @@ def test_a_notebook_in_the_project_root_still_allows_reports_build(project, rend
     schedule = write_schedule(project, "reports:\n  - name: crs\n    notebook: root.ipynb\n"
                               "    requires: crs\n")
     assert build_reports(schedule, project / "reports" / "build", progress=False).exit_code == 0
-    with pytest.raises(reports.OutputFolderError, match="may not be, lie inside or contain"):
+    with pytest.raises(build_module.OutputFolderError, match="may not be, lie inside or contain"):
         build_reports(schedule, project, progress=False)
 
 

@@ -35,13 +35,9 @@ html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": False,
     "use_fullscreen_button": False,
-    "use_repository_button": False,
-    "show_navbar_depth": 1,
-    "navigation_with_keys": False,
     "search_bar_text": "Search the reports...",
     "navbar_persistent": [],  # one search box: the sidebar's
     "footer_content_items": [],
-    "article_footer_items": [],
 }
 html_sidebars = {"**": ["navbar-logo", "search-button-field", "sbt-sidebar-nav.html"]}
 
