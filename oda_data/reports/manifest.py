@@ -95,10 +95,7 @@ class BuildResult:
         return iter(self.entries)
 
     def __getitem__(self, name: str) -> EntryResult:
-        for entry in self.entries:
-            if entry.name == name:
-                return entry
-        raise KeyError(f"no report named {name!r}; built: {[e.name for e in self.entries]}")
+        return {entry.name: entry for entry in self.entries}[name]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -111,8 +108,8 @@ class BuildResult:
 
 
 def package_checksum() -> str:
-    """SHA-256 of the package's code and data, in every skip key; ``reports/`` only renders
-    pages (the site has its own key)."""
+    """SHA-256 of the package's code and data, in every skip key; ``reports/`` only renders pages (the site has its
+    own key)."""
     digest = hashlib.sha256()
     for path in sorted([*_PACKAGE.rglob("*.py"), *(_PACKAGE / "data").glob("*")]):
         parts = path.relative_to(_PACKAGE).parts
@@ -122,18 +119,12 @@ def package_checksum() -> str:
     return digest.hexdigest()
 
 
-def entry_key(notebook: str | PathLike, parameters: dict, *, package: str,
-              data: list[str], crs_fingerprint: dict | None = None) -> str:
+def entry_key(notebook: str | PathLike, parameters: dict, *, package: str, data: list[str],
+              crs_fingerprint: dict | None = None) -> str:
     """SHA-256 of all a report's page depends on; an unchanged key means the page is current."""
-    payload = {
-        "notebook_sha256": hashlib.sha256(Path(notebook).read_bytes()).hexdigest(),
-        "parameters": parameters,
-        "package": package,
-        "data": sorted(data),
-        "crs_source": crs_fingerprint,
-        "kernel": KERNEL_NAME,
-        "python": sys.version_info[:2],
-    }
+    payload = {"notebook_sha256": hashlib.sha256(Path(notebook).read_bytes()).hexdigest(), "parameters": parameters,
+               "package": package, "data": sorted(data), "crs_source": crs_fingerprint, "kernel": KERNEL_NAME,
+               "python": sys.version_info[:2]}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -141,8 +132,8 @@ def entry_key(notebook: str | PathLike, parameters: dict, *, package: str,
 def git_commit(folder: Path) -> str | None:
     """The commit checked out in ``folder`` (None outside a git clone or without git)."""
     try:
-        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=False)
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     commit = done.stdout.strip()
@@ -155,14 +146,11 @@ def packaged_datasets() -> dict[str, dict]:
 
     rates = _PACKAGE / "data" / "dac_rates.csv"
     years = [row["year"] for row in _csv_rows(rates)]
-    return {
-        "white_paper": _file_entry(
-            "Japan's ODA White Paper 2018, chapter \"(3) Assistance for Security and Stability\"",
-            Path(default_path()), date="2018", rows=len(list(_csv_rows(Path(default_path()))))),
-        "dac_rates": _file_entry(
-            f"OECD DAC exchange rates and deflators, every DAC provider, {min(years)}-{max(years)}", rates,
-            date="2024-12", rows=len(years)),
-    }
+    chapter = Path(default_path())
+    return {"white_paper": _file_entry("Japan's ODA White Paper 2018, chapter \"(3) Assistance for Security and "
+                                       "Stability\"", chapter, date="2018", rows=len(list(_csv_rows(chapter)))),
+            "dac_rates": _file_entry(f"OECD DAC exchange rates and deflators, every DAC provider, {min(years)}-"
+                                     f"{max(years)}", rates, date="2024-12", rows=len(years))}
 
 
 def crs_dataset(source: Path, *, demo: bool, previous: list | None = None) -> dict:
@@ -172,24 +160,20 @@ def crs_dataset(source: Path, *, demo: bool, previous: list | None = None) -> di
     label = ("CRS demonstration file: invented activities, not OECD figures" if demo
              else "OECD Creditor Reporting System (CRS) file")
     for old in previous or []:  # hashing a large CRS file once is enough
-        if isinstance(old, dict) and old.get("fingerprint") == fingerprint and re.match(
-                _HEX64, str(old.get("checksum"))):
+        if old.get("fingerprint") == fingerprint and re.match(_HEX64, str(old.get("checksum"))):
             return {**old, "label": label, "demo": demo}
     # A real file is dated by its file time (when it was downloaded); the demonstration file's
     # file time is only when the project was cloned, so it gets no date.
     date = None if demo else dt.date.fromtimestamp(fingerprint["mtime_ns"] / 1e9).isoformat()
-    return {**_file_entry(label, source, date=date, rows=_crs_rows(source)), "demo": demo,
-            "fingerprint": fingerprint}
+    return {**_file_entry(label, source, date=date, rows=_crs_rows(source)), "demo": demo, "fingerprint": fingerprint}
 
 
 def _file_entry(label: str, path: Path, *, date: str | None, rows: int | None) -> dict:
     with open(path, "rb") as stream:
         checksum = hashlib.file_digest(stream, "sha256").hexdigest()
     resolved = path.resolve()
-    relative = resolved.relative_to(_PACKAGE.parent).as_posix() if _PACKAGE in resolved.parents \
-        else path.name
-    return {"label": label, "file": relative, "checksum": checksum, "rows": rows,
-            "date": date, "demo": False}
+    relative = resolved.relative_to(_PACKAGE.parent).as_posix() if _PACKAGE in resolved.parents else path.name
+    return {"label": label, "file": relative, "checksum": checksum, "rows": rows, "date": date, "demo": False}
 
 
 def _csv_rows(path: Path) -> Iterator[dict]:
@@ -198,8 +182,7 @@ def _csv_rows(path: Path) -> Iterator[dict]:
 
 
 def _crs_rows(source: Path) -> int | None:
-    """Rows as ``read_crs`` reads them: those of its Parquet cache (made now if need be; the
-    report's own read then finds it)."""
+    """Rows as ``read_crs`` reads them: those of its Parquet cache (made now if need be; the report's read finds it)."""
     try:
         import pyarrow.parquet as pq
 
@@ -217,8 +200,7 @@ def read_previous(path: Path) -> dict[str, dict]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f"warning: {path}: unreadable manifest ({error}); rebuilding every report",
-              file=sys.stderr)
+        print(f"warning: {path}: unreadable manifest ({error}); rebuilding every report", file=sys.stderr)
         return {}
     kept: dict[str, dict] = {}
     for record in records if isinstance(records, list) else []:
@@ -230,8 +212,8 @@ def read_previous(path: Path) -> dict[str, dict]:
     return kept
 
 
-def write_manifest(output_dir: Path, entries: list[EntryResult], context: dict, *,
-                   complete: bool, folder: Path | None = None) -> dict:
+def write_manifest(output_dir: Path, entries: list[EntryResult], context: dict, *, complete: bool,
+                   folder: Path | None = None) -> dict:
     """Write ``manifest.json`` atomically; returns the document written."""
     manifest = {"manifest_format": MANIFEST_FORMAT, "complete": complete, **context,
                 "counts": dict(Counter(entry.status for entry in entries)),

@@ -36,31 +36,24 @@ def run_report(task: dict) -> dict:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    notebook, executed, failed = (Path(task[key]) for key in ("notebook_path", "executed",
-                                                               "failed_executed"))
-    started, error, kept_failure, timeout = time.perf_counter(), None, False, task.get("timeout")
-    deadline = started + (timeout or 0)
+    notebook, executed, failed = (Path(task[key]) for key in ("notebook_path", "executed", "failed_executed"))
+    started, error, kept_failure, timeout = time.perf_counter(), None, False, task["timeout"]
     with temporary_beside(executed, suffix=".ipynb", folder=task["temp_dir"]) as temporary:
         try:
             with mock.patch.dict(os.environ), _local_kernel() as kernel:
-                for name, value in task.get("env", {}).items():  # None hides a variable
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
+                os.environ.update({name: value for name, value in task["env"].items() if value is not None})
+                for hidden in [name for name, value in task["env"].items() if value is None]:
+                    os.environ.pop(hidden, None)
                 # nbclient's own cell timeout, as what is left of the report's time
                 papermill.execute_notebook(
-                    str(notebook), str(temporary), parameters=task["parameters"],
-                    kernel_name=KERNEL_NAME, language="python", cwd=str(notebook.parent),
-                    progress_bar=False, log_output=False, km=kernel,
-                    timeout_func=(lambda cell: max(deadline - time.perf_counter(), 0.01))
-                    if timeout else None)
+                    str(notebook), str(temporary), parameters=task["parameters"], kernel_name=KERNEL_NAME,
+                    language="python", cwd=str(notebook.parent), progress_bar=False, log_output=False, km=kernel,
+                    timeout_func=lambda cell: max(started + timeout - time.perf_counter(), 0.01))
         except PapermillExecutionError as failure:
             error = one_line(f"{failure.ename}: {failure.evalue}")
         except Exception as failure:  # no kernel, kernel died, timed out, unreadable...
-            error = one_line(f"{type(failure).__name__}: {failure}")
-            if timeout and time.perf_counter() >= deadline:
-                error = f"timed out after {timeout} s"
+            timed_out = time.perf_counter() >= started + timeout
+            error = f"timed out after {timeout} s" if timed_out else one_line(f"{type(failure).__name__}: {failure}")
         if error is None:
             executed.parent.mkdir(parents=True, exist_ok=True)
             publish(temporary, executed)
@@ -69,9 +62,8 @@ def run_report(task: dict) -> dict:
             failed.parent.mkdir(parents=True, exist_ok=True)
             publish(temporary, failed)
             kept_failure = True
-    return {"status": "failed" if error else "ok", "error": error,
-            "duration_s": round(time.perf_counter() - started, 3),
-            "failed_executed": kept_failure}
+    return {"status": "failed" if error else "ok", "error": error, "failed_executed": kept_failure,
+            "duration_s": round(time.perf_counter() - started, 3)}
 
 
 @contextlib.contextmanager
@@ -109,7 +101,12 @@ def execute(tasks: list[dict], jobs: int, record: Callable[[dict, dict], None]) 
     futures = {executor.submit(run_report, task): task for task in tasks}
     try:
         for future in concurrent.futures.as_completed(futures):
-            record(futures[future], _outcome(future))
+            try:
+                outcome = future.result()
+            except Exception as error:  # the worker died (out of memory, killed)
+                outcome = {"status": "failed", "error": one_line(f"{type(error).__name__}: {error}"),
+                           "duration_s": None, "failed_executed": False}
+            record(futures[future], outcome)
     except BaseException:
         # A worker's watchdog (SIGTERM) ends its kernel before it exits.
         for process in list(getattr(executor, "_processes", {}).values()):
@@ -117,14 +114,6 @@ def execute(tasks: list[dict], jobs: int, record: Callable[[dict, dict], None]) 
         executor.shutdown(wait=False, cancel_futures=True)
         raise
     executor.shutdown(wait=True)
-
-
-def _outcome(future: concurrent.futures.Future) -> dict:
-    try:
-        return future.result()
-    except Exception as error:  # the worker died (out of memory, killed)
-        return {"status": "failed", "error": one_line(f"{type(error).__name__}: {error}"),
-                "duration_s": None, "failed_executed": False}
 
 
 def _start_worker(parent_pid: int) -> None:
