@@ -1,7 +1,7 @@
 """Read and validate ``reports/schedule.yaml``: the notebooks to run, with which parameters.
 
-The form is declared once (:class:`EntrySpec`); every problem is reported at once, naming the
-file, the entry and the field, before anything runs.
+The form is declared once (:class:`EntrySpec`); every problem is reported at once, naming the file, the entry and the
+field, before anything runs.
 """
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from os import PathLike
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Iterator, Literal, Optional
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PositiveInt,
-                      ValidationError, field_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PositiveInt, ValidationError,
+                      field_validator)
 
 from .._text import one_line
 
 #: Where ``oda-data reports build`` looks for the schedule (relative to the current folder).
 DEFAULT_SCHEDULE = Path("reports") / "schedule.yaml"
 #: The sections of the reports site, in the order the home page shows them: id -> heading.
-GROUPS = {"overview": "Overview", "themes": "Themes", "regions": "Regions",
-          "pledges": "Pledges", "crs": "CRS", "teaching": "Teaching"}
+GROUPS = {"overview": "Overview", "themes": "Themes", "regions": "Regions", "pledges": "Pledges", "crs": "CRS",
+          "teaching": "Teaching"}
 #: What an entry may require, and the data sets it may name in ``data:``.
 REQUIREMENTS, DATASETS = ("crs",), ("white_paper", "dac_rates", "crs")
 #: How long a report may run, unless its entry or ``--timeout`` says otherwise (seconds).
@@ -35,8 +35,8 @@ DEFAULT_TIMEOUT_S = 30 * 60
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _RESERVED_NAMES = {"index", "manifest", "search", "genindex", "data", "_static", "_sources"}
 # What a field's type error says was expected, where pydantic's words would not tell a user.
-_EXPECTED = {"name": "a text name", "notebook": "the path of a notebook",
-             "reports": "a non-empty list of entries", "parameters": "a mapping (name: value)"}
+_EXPECTED = {"name": "a text name", "notebook": "the path of a notebook", "reports": "a non-empty list of entries",
+             "parameters": "a mapping (name: value)"}
 
 
 class ScheduleError(ValueError):
@@ -145,20 +145,19 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE) -> Schedule:
     """Read and validate a schedule file; :class:`ScheduleError` lists every problem."""
     path = Path(path)
     if not path.is_file():
-        raise ScheduleError(f"{path}: no schedule file here (looked for {path.resolve()}); run "
-                            "from the project root or pass --schedule FILE")
+        raise ScheduleError(f"{path}: no schedule file here (looked for {path.resolve()}); run from the project root "
+                            "or pass --schedule FILE")
     document = _read_strict_yaml(path)
     if not isinstance(document, dict):
-        raise ScheduleError(f"{path}: expected a mapping with a 'reports' list at the top, got "
-                            f"{_type_name(document)}")
+        raise ScheduleError(f"{path}: expected a mapping with a 'reports' list at the top, got {_type_name(document)}")
     problems: list[str] = []
     try:
         listed = ScheduleSpec.model_validate(document).reports
     except ValidationError as error:
         problems += _describe(error, ScheduleSpec, "the schedule")
         listed = document.get("reports") if isinstance(document.get("reports"), list) else []
-    # A notebook is looked up in the current folder, then the project root (the folder above
-    # the schedule's), then the schedule's own folder.
+    # A notebook is looked up in the current folder, then the project root (the folder above the schedule's), then
+    # the schedule's own folder.
     here = path.resolve().parent
     folders = list(dict.fromkeys([Path.cwd().resolve(), here.parent, here]))
     entries: list[ReportEntry] = []
@@ -169,25 +168,24 @@ def load_schedule(path: str | PathLike = DEFAULT_SCHEDULE) -> Schedule:
         # Case-insensitive: pages must not overwrite each other on macOS or Windows.
         other = seen.setdefault(entry.name.lower(), entry)
         if other is not entry:
-            problems.append(f"{_where(entry.index, entry.name)}, field 'name': duplicate name, "
-                            f"already used by {_where(other.index, other.name)}")
+            problems.append(f"{_where(entry.index, entry.name)}, field 'name': duplicate name, already used by "
+                            f"{_where(other.index, other.name)}")
     if problems:
         raise ScheduleError(f"{path}: " + "\n  ".join(["invalid schedule:", *problems]))
     return Schedule(path=path, entries=tuple(entries))
 
 
 def _read_strict_yaml(path: Path) -> Any:
-    """yaml.SafeLoader without anchors and aliases (alias bombs, recursion: a schedule needs
-    neither) or duplicate keys (a repeated key would silently win)."""
+    """yaml.SafeLoader without anchors and aliases (alias bombs, recursion: a schedule needs neither) or duplicate
+    keys (a repeated key would silently win)."""
     import yaml
 
     class StrictLoader(yaml.SafeLoader):
         def compose_node(self, parent, index):
             event = self.peek_event()
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "anchors and aliases (&name, *name) are not allowed; write the "
-                    "values out", event.start_mark)
+                raise yaml.constructor.ConstructorError(None, None, "anchors and aliases (&name, *name) are not "
+                                                        "allowed; write the values out", event.start_mark)
             return super().compose_node(parent, index)
 
         def construct_mapping(self, node, deep=False):
@@ -195,10 +193,9 @@ def _read_strict_yaml(path: Path) -> Any:
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=True)
                 if isinstance(key, Hashable) and key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        "while reading a mapping", node.start_mark,
-                        f"duplicate key {key!r} (first at line {seen[key].line + 1})",
-                        key_node.start_mark)
+                    problem = f"duplicate key {key!r} (first at line {seen[key].line + 1})"
+                    raise yaml.constructor.ConstructorError("while reading a mapping", node.start_mark, problem,
+                                                            key_node.start_mark)
                 seen[key] = key_node.start_mark
             return super().construct_mapping(node, deep=deep)
 
@@ -224,16 +221,14 @@ def _describe(error: ValidationError, model, where: str) -> list[str]:
             valid = item["ctx"]["expected"].replace(" or ", ", ")
             message = f"unknown {name} {value!r}; valid: [{valid}]"
         elif kind in ("invalid-json-value", "finite_number"):
-            message = (f"parameter {loc[1]!r}: expected text, a number, true/false, null or a "
-                       f"list/mapping of those, got {_type_name(value)} {value!r} (quote it to "
-                       "pass it as text)")
+            message = (f"parameter {loc[1]!r}: expected text, a number, true/false, null or a list/mapping of those, "
+                       f"got {_type_name(value)} {value!r} (quote it to pass it as text)")
         elif kind.endswith("_type") or kind in ("missing", "too_short"):
             wanted = _EXPECTED.get(name, message.lower().removeprefix("input should be "))
             message = f"expected {wanted}, got {_type_name(value)}"
         problems.append(f"{where}, field '{name}': {message}")
     if unknown:
-        problems.insert(0, f"{where}: unknown field(s) {sorted(unknown)}; valid: "
-                           f"{list(model.model_fields)}")
+        problems.insert(0, f"{where}: unknown field(s) {sorted(unknown)}; valid: {list(model.model_fields)}")
     return problems
 
 
@@ -241,8 +236,7 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
     name = raw.get("name") if isinstance(raw, dict) else None
     where = _where(index, name if isinstance(name, str) else None)
     if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a mapping with name and notebook, got "
-                        f"{_type_name(raw)}")
+        problems.append(f"{where}: expected a mapping with name and notebook, got {_type_name(raw)}")
         return []
     try:
         spec = EntrySpec.model_validate(raw)
@@ -253,8 +247,8 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
     matches = _notebooks(spec.notebook, folders)
     if not matches:
         what = "matches no notebook" if glob else "not found"
-        problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in "
-                        f"{', '.join(map(str, folders))})")
+        looked = ", ".join(map(str, folders))
+        problems.append(f"{where}, field 'notebook': {spec.notebook!r} {what} (looked in {looked})")
         return []
     requires = list(dict.fromkeys(spec.requires))
     data = list(dict.fromkeys(spec.data if spec.data is not None else ["white_paper", "dac_rates", *requires]))
@@ -262,10 +256,9 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
     for written, resolved, project in matches:
         entry_name = f"{spec.name}-{PurePosixPath(written).stem}" if glob else spec.name
         if not SAFE_NAME.match(entry_name) or entry_name.lower() in _RESERVED_NAMES:
-            problems.append(
-                f"{_where(index, entry_name)}, field 'name': {entry_name!r} is not a safe file "
-                "name (letters, digits, '.', '_' and '-', starting with a letter or digit, at "
-                f"most 100 characters, not one of {sorted(_RESERVED_NAMES)})")
+            problems.append(f"{_where(index, entry_name)}, field 'name': {entry_name!r} is not a safe file name "
+                            "(letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 "
+                            f"characters, not one of {sorted(_RESERVED_NAMES)})")
             continue
         if resolved.suffix != ".ipynb":
             problems.append(f"{where}, field 'notebook': {written!r} is not a .ipynb notebook")
@@ -286,8 +279,8 @@ def _entries(index: int, raw: Any, folders: list[Path], problems: list[str]) -> 
 
 
 def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]:
-    """(first ``#`` heading, parameters with defaults as papermill's ``inspect_notebook`` finds
-    them, problem with ``wanted`` or None)."""
+    """(first ``#`` heading, parameters with defaults as papermill's ``inspect_notebook`` finds them, problem with
+    ``wanted`` or None)."""
     from papermill import inspect_notebook
     from papermill.inspection import _infer_parameters
     from papermill.iorw import load_notebook_node
@@ -304,18 +297,17 @@ def _read_notebook(path: Path, wanted: set[str]) -> tuple[str, dict, str | None]
     except (OSError, ValueError, KeyError, TypeError) as error:
         return "", {}, f"cannot read the notebook ({one_line(str(error))})"
     # As JSON keeps it (the manifest): a tuple default becomes a list.
-    declared = json.loads(json.dumps({name: _literal(info.get("default"))
-                                      for name, info in inspected.items()}, default=repr))
+    declared = json.loads(json.dumps({name: _literal(info.get("default")) for name, info in inspected.items()},
+                                     default=repr))
     unknown = sorted(wanted - set(declared))
     if not unknown:
         return heading, declared, None
     if not declared:
-        return heading, declared, (f"parameter(s) {unknown} given, but the notebook declares "
-                                   "none (no cell tagged 'parameters')")
+        return heading, declared, (f"parameter(s) {unknown} given, but the notebook declares none (no cell tagged "
+                                   "'parameters')")
     hints = [f"{name!r}" + (f" (did you mean {close[0]!r}?)" if (
         close := difflib.get_close_matches(name, list(declared), n=1)) else "") for name in unknown]
-    return heading, declared, (f"the notebook declares no parameter {', '.join(hints)}; valid: "
-                               f"{sorted(declared)}")
+    return heading, declared, f"the notebook declares no parameter {', '.join(hints)}; valid: {sorted(declared)}"
 
 
 def _literal(source: str | None) -> Any:
