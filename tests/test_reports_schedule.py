@@ -43,7 +43,7 @@ def test_default_schedule_covers_every_notebook_theme_and_region(monkeypatch):
                                            "teaching"}
     assert all(entry.description for entry in schedule)
     teaching = [e for e in schedule if e.notebook.startswith("notebooks/teaching/")]
-    assert teaching and all(e.name.startswith("teaching-") and e.teaching for e in teaching)
+    assert teaching and all(e.name.startswith("teaching-") and e.group == "teaching" for e in teaching)
     # A glob entry is titled by each notebook's first heading.
     assert by_name["teaching-01_reading_an_oda_figure"].title == "Reading an ODA figure"
     assert {e.notebook for e in schedule if e.requires == ["crs"]} == {

@@ -1,8 +1,8 @@
 """Build a schedule's reports: check, lock, plan, run in parallel, record, render.
 
-The output folder gets the site and ``manifest.json``; everything else goes into the work
-folder (:func:`~.manifest.work_folder`). A report whose key is unchanged since its last good
-build is not run again; every file is moved into place when complete.
+The output folder gets the site and ``manifest.json``; everything else goes into the work folder
+(:func:`~.manifest.work_folder`). A report whose key is unchanged since its last good build is not run again; every
+file is moved into place when complete.
 """
 from __future__ import annotations
 
@@ -148,8 +148,8 @@ class _Build:
         return write_manifest(self.output, entries, self.context, complete=complete, folder=self.temp)
 
     def _base(self, entry: ReportEntry, parameters: dict, **fields) -> EntryResult:
-        described = ("name", "title", "titled", "description", "group", "teaching", "notebook")
-        return EntryResult(**{name: getattr(entry, name) for name in described},
+        described = ("name", "title", "titled", "description", "group", "notebook")
+        return EntryResult(**{name: getattr(entry, name) for name in described}, teaching=entry.group == "teaching",
                            parameters={**entry.defaults, **parameters}, given=dict(entry.parameters),
                            requires=list(entry.requires), package_version=self.context["package_version"],
                            git_commit=self.context["git_commit"], **fields)

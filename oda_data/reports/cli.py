@@ -1,13 +1,14 @@
 """``oda-data reports build`` and ``oda-data reports list``.
 
-Exit codes: 0 all ok or skipped; 1 a report failed or is stale, the site could not be rendered,
-or an operating-system error; 2 a bad schedule, ``--only`` name or output folder, or a folder
-another build holds; 130 interrupted.
+Exit codes: 0 all ok or skipped; 1 a report failed or is stale, the site could not be rendered, or an
+operating-system error; 2 a bad schedule, ``--only`` name or output folder, or a folder another build holds; 130
+interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from ..cli import help_handler, whole_number
@@ -72,7 +73,7 @@ def _build_command(args: argparse.Namespace) -> int:
             print(f"FAILED  {entry.name}: {entry.error}{kept}")
         elif entry.status == "skipped" and (not args.only or entry.name in args.only):
             print(f"skipped {entry.name}: {entry.reason}")
-    counts = result.counts
+    counts = Counter(entry.status for entry in result)
     if all(entry.unchanged or entry.status == "skipped" for entry in result):
         skipped = f", {counts['skipped']} skipped" if counts.get("skipped") else ""
         print(f"nothing changed: {counts.get('ok', 0)} reports up to date{skipped} - site: {result.index_path}")

@@ -1,7 +1,7 @@
 """What a build records: each report's provenance, the skip key, ``manifest.json``.
 
-The previous manifest gives back only what cannot be recomputed, type-checked, never a path:
-a hand-edited manifest cannot make the site link elsewhere.
+The previous manifest gives back only what cannot be recomputed, type-checked, never a path: a hand-edited manifest
+cannot make the site link elsewhere.
 """
 from __future__ import annotations
 
@@ -96,10 +96,6 @@ class BuildResult:
 
     def __getitem__(self, name: str) -> EntryResult:
         return {entry.name: entry for entry in self.entries}[name]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return dict(Counter(entry.status for entry in self.entries))
 
     @property
     def exit_code(self) -> int:

@@ -61,9 +61,8 @@ def parts():
 
 
 def prepare(entry: dict, executed: dict, executed_bytes: bytes, pages: dict[str, str]) -> PageFiles:
-    """The page of ``entry`` (a manifest record): its title as the only top heading, the
-    provenance box, code on teaching pages only, solutions folded, charts as files, CSV
-    downloads. ``pages``: project-relative notebook path -> its page's name."""
+    """The page of ``entry`` (a manifest record): its title as the only top heading, the provenance box, code on
+    teaching pages only, solutions folded, charts as files, CSV downloads. ``pages``: notebook path -> page name."""
     name, teaching = entry["name"], bool(entry.get("teaching"))
     notebook = copy.deepcopy(executed)
     page = PageFiles(notebook=notebook)
@@ -85,14 +84,14 @@ def prepare(entry: dict, executed: dict, executed_bytes: bytes, pages: dict[str,
             for output in cell.get("outputs", []):
                 _output(output, entry, folder, pages, csv_names, page)
             if "findings" in tags:
-                page.findings = next((_text(o["data"]["text/markdown"]) for o in cell.get(
-                    "outputs", []) if "text/markdown" in (o.get("data") or {})), None)
+                page.findings = next((_text(o["data"]["text/markdown"]) for o in cell.get("outputs", [])
+                                      if "text/markdown" in (o.get("data") or {})), None)
         cells.append(cell)
     _drop_first_heading(cells)
     title = entry.get("title") or name
     data = [item for item in entry.get("data") or [] if isinstance(item, dict)]
-    header = parts().header(entry, title, shown_parameters(entry), data,
-                            f"../{DOWNLOADS}/{name}.ipynb", "../index.html")
+    header = parts().header(entry, title, shown_parameters(entry), data, f"../{DOWNLOADS}/{name}.ipynb",
+                            "../index.html")
     head = [{"cell_type": "markdown", "metadata": {}, "source": f"# {markdown_escape(title)}"},
             {"cell_type": "raw", "metadata": {"format": "text/html"}, "source": str(header)}]
     notebook["cells"] = head + cells
@@ -114,8 +113,7 @@ def shown_parameters(entry: dict) -> list[tuple[str, str]]:
             continue
         if key == "crs_source" and entry.get("demo"):
             continue  # the demonstration line says where the data came from
-        shown.append((str(key), json.dumps(value, ensure_ascii=False) if isinstance(value, str)
-                      else repr(value)))
+        shown.append((str(key), json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)))
     return shown
 
 
@@ -129,8 +127,8 @@ def _text(source) -> str:
 
 
 def _markdown(text: str, folder: str, pages: dict[str, str]) -> str:
-    """Markdown of a cell or output: links to notebooks lead to their pages (or are dropped
-    when the notebook has no page); fmt's "$" span becomes an escaped "$"."""
+    """Markdown of a cell or output: links to notebooks lead to their pages (or are dropped when the notebook has no
+    page); fmt's "$" span becomes an escaped "$"."""
     def link(match: re.Match) -> str:
         target = posixpath.normpath(posixpath.join(folder, match.group(2)))
         if target in pages:  # MyST resolves a link to a document of the site
@@ -149,8 +147,7 @@ def _drop_first_heading(cells: list[dict]) -> None:
             return
 
 
-def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: Counter,
-            page: PageFiles) -> None:
+def _output(output: dict, entry: dict, folder: str, pages: dict, csv_names: Counter, page: PageFiles) -> None:
     data = output.get("data") or {}
     if "text/markdown" in data:
         data["text/markdown"] = _markdown(_text(data["text/markdown"]), folder, pages)

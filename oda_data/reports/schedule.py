@@ -121,10 +121,6 @@ class ReportEntry(EntrySpec):
     index: int = 0  # the entry's place in the schedule
     project: Path = Path(".")
 
-    @property
-    def teaching(self) -> bool:
-        return self.group == "teaching"
-
 
 @dataclass(frozen=True)
 class Schedule:

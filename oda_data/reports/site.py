@@ -1,8 +1,7 @@
 """The reports website: Sphinx + MyST-NB over the notebooks papermill executed.
 
-Sphinx works in ``work/sphinx``; the finished site is published into ``out`` file by file
-(index.html last), so a failed build leaves the old site. Paths come from report names, never
-from the manifest.
+Sphinx works in ``work/sphinx``; the finished site is published into ``out`` file by file (index.html last), so a
+failed build leaves the old site. Paths come from report names, never from the manifest.
 """
 from __future__ import annotations
 
@@ -27,9 +26,8 @@ _DATA = Path(__file__).resolve().parents[1] / "data"
 #: The Data page's files, as the package ships them: name -> what it holds.
 _DATA_FILES = {"white_paper.csv": "every figure and named initiative of the chapter, one record each",
               "white_paper_dictionary.csv": "what each column of white_paper.csv holds",
-              "dac_rates.csv": "OECD DAC annual exchange rates (national currency per US dollar) and "
-                               "deflators (2022 = 100) of every DAC provider, 1960-2023, as the "
-                               "package ships them"}
+              "dac_rates.csv": "OECD DAC annual exchange rates (national currency per US dollar) and deflators "
+                               "(2022 = 100) of every DAC provider, 1960-2023, as the package ships them"}
 _CODE = [Path(__file__), Path(__file__).with_name("page.py"), *sorted(TEMPLATES.glob("*"))]
 # Build bookkeeping the pages do not show: an unchanged rebuild finds the same site key.
 _BOOKKEEPING = ("duration_s", "key", "unchanged", "failed_executed")
@@ -86,8 +84,8 @@ def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
     digest.update(json.dumps(shown, sort_keys=True, default=str).encode())
     for name in sorted(pages):
         digest.update(name.encode() + hashlib.sha256(pages[name]).digest())
-    code = [*_CODE, *sorted(p for p in _CONF_DIR.rglob("*") if p.is_file()
-                            and "__pycache__" not in p.parts), *(_DATA / n for n in _DATA_FILES)]
+    code = [*_CODE, *sorted(p for p in _CONF_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts),
+            *(_DATA / n for n in _DATA_FILES)]
     for path in code:
         digest.update(path.name.encode() + (path.read_bytes() if path.is_file() else b""))
     for package in ("sphinx", "myst-nb", "sphinx-book-theme"):
@@ -97,9 +95,8 @@ def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
 
 def _read_json(path: Path) -> dict:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-        return value if isinstance(value, dict) else {}
-    except (OSError, ValueError):
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
         return {}
 
 
@@ -129,15 +126,6 @@ def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], note
         (src / relative).write_bytes(content)
 
 
-def label(record: dict) -> str:
-    """A report's title, or (untitled) its name and parameters."""
-    if record.get("titled", True) and record.get("title"):
-        return " ".join(str(record["title"]).split())
-    given = record.get("given") or {}
-    return str(record.get("name")) + (" (" + ", ".join(f"{k}={v}" for k, v in given.items())
-                                      + ")" if given else "")
-
-
 def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
               findings: dict[str, str]) -> str:
     """The home page's MyST Markdown (``templates/index.md`` says it)."""
@@ -156,10 +144,8 @@ def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
     versions = {item["checksum"]: item for record in records for item in record.get("data") or []
                 if isinstance(item, dict) and item.get("checksum")}
     return templates().get_template("index.md").render(
-        records=records, with_page=with_page, notes=notes, findings=blocks, label=label,
-        groups={GROUPS.get(g, g.capitalize()): [r for r in records if str(r.get("group")) == g] for g in groups},
-        built=max((str(r["built_at"]) for r in records if r.get("built_at")), default=None),
-        software=next((r for r in records if r.get("package_version")), {}), versions=list(versions.values()))
+        records=records, with_page=with_page, notes=notes, findings=blocks, versions=list(versions.values()),
+        groups={GROUPS.get(g, g.capitalize()): [r for r in records if str(r.get("group")) == g] for g in groups})
 
 
 def _data_page() -> tuple[str, dict[str, bytes]]:
@@ -168,14 +154,14 @@ def _data_page() -> tuple[str, dict[str, bytes]]:
 
     files = {name: (_DATA / name).read_bytes() for name in _DATA_FILES}
     header, *rows = csv.reader(io.StringIO(files["white_paper_dictionary.csv"].decode("utf-8")))
-    listed = [{"name": name, "href": f"{DATA_DIR}/{name}", "what": what,
-               "rows": files[name].count(b"\n") - 1} for name, what in _DATA_FILES.items()]
+    listed = [{"name": name, "href": f"{DATA_DIR}/{name}", "what": what, "rows": files[name].count(b"\n") - 1}
+              for name, what in _DATA_FILES.items()]
     return templates().get_template("data.md").render(files=listed, header=header, rows=rows), files
 
 
 def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dict) -> None:
-    """Run Sphinx in this process (a second would pay 3 s of imports); write each page's text
-    for the search page's snippets and ranking (``_static/oda-page-text.js``)."""
+    """Run Sphinx in this process (a second would pay 3 s of imports); write each page's text for the search page's
+    snippets and ranking (``_static/oda-page-text.js``)."""
     from docutils import nodes
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace, patch_docutils
@@ -186,8 +172,8 @@ def _run_sphinx(src: Path, staging: Path, doctrees: Path, work: Path, ledes: dic
             # the theme's and extensions' deprecation notices are for their authors, not readers
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", PendingDeprecationWarning)
-            app = Sphinx(str(src), str(src), str(staging), str(doctrees), "html", status=None,
-                         warning=log, freshenv=True, parallel=1)
+            app = Sphinx(str(src), str(src), str(staging), str(doctrees), "html", status=None, warning=log,
+                         freshenv=True, parallel=1)
             app.build()
             texts = {}
             for docname in sorted(app.env.found_docs):
@@ -219,16 +205,16 @@ def _shown(text) -> bool:
 
 
 def _publish(staging: Path, out_dir: Path, previous: list[str]) -> list[str]:
-    """Copy the finished site into ``out_dir`` file by file (index.html last); remove the files
-    of the previous site that this one no longer has."""
+    """Copy the finished site into ``out_dir`` file by file (index.html last); remove the files of the previous site
+    that this one no longer has."""
     files = sorted((p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file()
                     and not p.name.startswith(".") and p != staging / MANIFEST_NAME),
                    key=lambda name: (name == "index.html", name))
     for relative in files:  # checked for every file before any is written: no half-published site
         target = out_dir / relative
         if target.is_symlink() or not target.parent.resolve().is_relative_to(out_dir):
-            raise SiteError(f"{target}: a link leading out of the output folder {out_dir}; "
-                            "remove it (the site is only written inside the output folder)")
+            raise SiteError(f"{target}: a link leading out of the output folder {out_dir}; remove it (the site is only "
+                            "written inside the output folder)")
     for relative in files:
         target = out_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Run one report with papermill in its own kernel, and the pool of worker processes.
 
-A run is moved into place only when complete (a failed one beside it, so the last good
-notebook stays); workers stop their kernels and exit when the build process dies.
+A run is moved into place only when complete (a failed one beside it, so the last good notebook stays); workers stop
+their kernels and exit when the build process dies.
 """
 from __future__ import annotations
 
