@@ -18,7 +18,7 @@ from .manifest import (CRS_SOURCE_ENV, CRS_SOURCE_PARAMETER, EXECUTED_DIR, FAILE
                        packaged_datasets, read_previous, work_folder, write_manifest)
 from .schedule import DEFAULT_SCHEDULE, DEFAULT_TIMEOUT_S, ReportEntry, Schedule, ScheduleError, load_schedule
 from .site import render
-from .worker import cpu_count, execute
+from .worker import execute
 
 #: Where the site goes by default (git-ignored).
 DEFAULT_OUTPUT = Path("reports") / "build"
@@ -70,8 +70,9 @@ def build_reports(schedule_path: str | PathLike = DEFAULT_SCHEDULE, output_dir: 
     try:
         shutil.rmtree(temp, ignore_errors=True)  # under the lock: one found here is a killed build's
         temp.mkdir()
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return _Build(schedule, set(only or schedule.names), output, temp, force=force, demo=demo,
-                      timeout=timeout or DEFAULT_TIMEOUT_S).run(jobs or cpu_count(), progress)
+                      timeout=timeout or DEFAULT_TIMEOUT_S).run(jobs or cores, progress)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
         lock.release()

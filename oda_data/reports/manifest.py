@@ -49,11 +49,6 @@ def work_folder(output: Path) -> Path:
     return output.parent / ".cache" / f"reports-{output.name}"
 
 
-def _iso_time(text: str) -> str:
-    dt.datetime.fromisoformat(text)
-    return text
-
-
 class EntryResult(BaseModel):
     """One report of a build: one record of ``manifest.json``, checked when read back."""
 
@@ -75,7 +70,7 @@ class EntryResult(BaseModel):
     data: list[dict] = []
     package_version: Optional[str] = None
     git_commit: Optional[str] = None
-    built_at: Optional[Annotated[str, AfterValidator(_iso_time)]] = None
+    built_at: Optional[Annotated[str, AfterValidator(lambda text: dt.datetime.fromisoformat(text) and text)]] = None
     executed: Optional[str] = None
     failed_executed: Optional[str] = None
     duration_s: Optional[float] = None

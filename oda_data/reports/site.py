@@ -47,7 +47,10 @@ def render(out_dir: Path, manifest: dict, work: Path | None = None) -> None:
                and SAFE_NAME.match(str(r.get("name", "")))]
     pages, notes = _pages(work, records)
     key = _site_key(records, pages)
-    state = _read_json(sphinx / "state.json")
+    try:
+        state = dict(json.loads((sphinx / "state.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        state = {}
     if state.get("key") == key and (out_dir / "index.html").is_file():
         return
     src, staging, doctrees = sphinx / "src", sphinx / "html", sphinx / "doctrees"
@@ -91,13 +94,6 @@ def _site_key(records: list[dict], pages: dict[str, bytes]) -> str:
     for package in ("sphinx", "myst-nb", "sphinx-book-theme"):
         digest.update(version(package).encode())
     return digest.hexdigest()
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return {}
 
 
 def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], notes: dict) -> None:

@@ -138,8 +138,3 @@ def _stop_now() -> None:
             with contextlib.suppress(OSError):
                 kill(pid, signal.SIGKILL)
     os._exit(1)
-
-
-def cpu_count() -> int:
-    """The cores this process may use (Linux: its affinity), else the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
