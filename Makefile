@@ -43,7 +43,10 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -n $(JOBS) tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:randomly
 
+# JupyterLab applies the stored tables' styles (pandas Styler's <style> blocks) only in trusted notebooks: trust
+# the project's own (the signatures go to Jupyter's database; the notebook files are not touched).
 lab: $(STAMP)
+	$(BIN)/jupyter trust notebooks/*.ipynb notebooks/teaching/*.ipynb >/dev/null
 	$(BIN)/jupyter lab notebooks
 
 benchmark: $(STAMP)
