@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     build.add_argument("--jobs", type=whole_number(1), default=None, metavar="N",
                        help="reports run at the same time (default: the number of CPU cores)")
     build.add_argument("--timeout", type=whole_number(1), default=None, metavar="SECONDS",
-                       help=f"stop a report whose entry gives no timeout after this long (default {DEFAULT_TIMEOUT_S})")
+                       help=f"time limit of a report whose entry gives none (default {DEFAULT_TIMEOUT_S})")
     build.add_argument("--force", action="store_true", help="rebuild reports even when nothing they depend on changed")
     build.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     build.set_defaults(handler=_errors_as_lines(_build_command))

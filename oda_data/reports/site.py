@@ -124,7 +124,7 @@ def _write_sources(src: Path, records: list[dict], pages: dict[str, bytes], note
 
 def home_page(records: list[dict], with_page: set[str], notes: dict[str, str],
               findings: dict[str, str]) -> str:
-    """The home page's MyST Markdown (``templates/index.md`` says it)."""
+    """The home page's MyST Markdown; ``templates/index.md`` words it."""
     from markdown_it import MarkdownIt
     from markupsafe import Markup
 

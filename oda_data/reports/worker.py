@@ -41,9 +41,11 @@ def run_report(task: dict) -> dict:
     with temporary_beside(executed, suffix=".ipynb", folder=task["temp_dir"]) as temporary:
         try:
             with mock.patch.dict(os.environ), _local_kernel() as kernel:
-                os.environ.update({name: value for name, value in task["env"].items() if value is not None})
-                for hidden in [name for name, value in task["env"].items() if value is None]:
-                    os.environ.pop(hidden, None)
+                for name, value in task["env"].items():  # None hides a variable
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
                 # nbclient's own cell timeout, as what is left of the report's time
                 papermill.execute_notebook(
                     str(notebook), str(temporary), parameters=task["parameters"], kernel_name=KERNEL_NAME,
